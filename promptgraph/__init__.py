@@ -1,0 +1,1 @@
+"""promptgraph: a GraphQL registry of versioned prompt templates with per-version analytics."""

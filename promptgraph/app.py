@@ -1,0 +1,66 @@
+"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, health at /healthz."""
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from strawberry.fastapi import GraphQLRouter
+
+from promptgraph.config import Settings
+from promptgraph.db import Database
+from promptgraph.resolvers.context import Context
+from promptgraph.schema import schema
+from promptgraph.services.auth import authenticate
+from promptgraph.services.errors import Unauthenticated
+
+logger = logging.getLogger("promptgraph")
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _is_graphiql_page(request: Request) -> bool:
+    """GraphiQL itself loads without a key; the queries it sends carry one like any client."""
+    return request.method == "GET" and "query" not in request.query_params
+
+
+def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    database = db or Database(
+        settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            await database.dispose()
+
+    async def get_context(request: Request) -> Context:
+        request_id = uuid.uuid4().hex
+        if _is_graphiql_page(request):
+            return Context(database, None, request_id)
+        principal = await authenticate(database, _bearer_token(request))
+        return Context(database, principal, request_id)
+
+    app = FastAPI(title="promptgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.db = database
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_request: Request, error: Unauthenticated) -> Response:
+        body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
+        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        if await database.ping():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+
+    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
+    return app

@@ -1,0 +1,108 @@
+"""Engines and transactions for the two supported stores: SQLite (embedded) and PostgreSQL.
+
+SQLite allows one writer at a time. Writes therefore go through a dedicated one-connection
+engine that opens its transactions with BEGIN IMMEDIATE: writers in this process queue on
+the pool instead of failing with "database is locked", and writers in other processes
+(the CLI, a second worker) wait on the busy timeout. Reads use a separate pool and, thanks
+to WAL, never wait for a writer. PostgreSQL uses one pool for both.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Accept plain `sqlite://` / `postgresql://` URLs and pick the async driver for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ASYNC_DRIVERS:
+        parsed = parsed.set(drivername=ASYNC_DRIVERS[parsed.drivername])
+    if parsed.drivername not in ASYNC_DRIVERS.values():
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}: "
+            "use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    return parsed
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+class Database:
+    def __init__(self, url: str | URL, *, sqlite_busy_timeout_ms: int = 30_000) -> None:
+        self.url = normalize_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.write_engine = create_async_engine(
+                self.url, pool_size=1, max_overflow=0, pool_timeout=120
+            )
+            self.read_engine = create_async_engine(self.url, pool_size=5, max_overflow=10)
+            _configure_sqlite(
+                self.write_engine, begin="BEGIN IMMEDIATE", busy_timeout_ms=sqlite_busy_timeout_ms
+            )
+            _configure_sqlite(
+                self.read_engine, begin="BEGIN", busy_timeout_ms=sqlite_busy_timeout_ms
+            )
+        else:
+            self.write_engine = self.read_engine = create_async_engine(
+                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
+        self._readers = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._writers = async_sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def engines(self) -> list[AsyncEngine]:
+        return list({id(e): e for e in (self.write_engine, self.read_engine)}.values())
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._readers() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self._writers() as session, session.begin():
+            yield session
+
+    def insert(self, table: Table | type) -> Any:
+        """An INSERT supporting ON CONFLICT for this database's dialect."""
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.read_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        for engine in self.engines:
+            await engine.dispose()

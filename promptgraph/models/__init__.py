@@ -1,0 +1,28 @@
+from promptgraph.models.tables import (
+    ApiKey,
+    Integration,
+    Prompt,
+    PromptLabel,
+    PromptRevision,
+    PromptVersion,
+    User,
+    VersionTag,
+    Workspace,
+)
+from promptgraph.models.types import utcnow
+
+metadata = Prompt.metadata
+
+__all__ = [
+    "ApiKey",
+    "Integration",
+    "Prompt",
+    "PromptLabel",
+    "PromptRevision",
+    "PromptVersion",
+    "User",
+    "VersionTag",
+    "Workspace",
+    "metadata",
+    "utcnow",
+]

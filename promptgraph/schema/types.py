@@ -1,0 +1,369 @@
+"""GraphQL object and input types. Leaf fields are plain attributes; list fields go through
+the request's loaders."""
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+
+from promptgraph import models
+from promptgraph.resolvers.context import Context
+from promptgraph.resolvers.loaders import version_by_selector, version_page
+from promptgraph.schema.scalars import VersionSelector
+from promptgraph.services import templates, validation
+from promptgraph.services.auth import Role as RoleValue
+from promptgraph.services.records import LabelRecord, PageResult, VersionRecord
+from promptgraph.services.registry import VersionContent
+
+Info = strawberry.Info[Context, None]
+T = TypeVar("T")
+
+Role = strawberry.enum(RoleValue, name="Role")
+
+
+@strawberry.enum
+class PromptType(Enum):
+    TEXT = "TEXT"
+    CHAT = "CHAT"
+
+
+@strawberry.type
+class Pagination:
+    total: int
+    offset: int
+    limit: int
+
+
+@strawberry.type
+class Viewer:
+    user: str
+    workspace: str
+    role: Role
+
+
+@strawberry.type
+class Label:
+    name: str
+    version: int
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: LabelRecord) -> "Label":
+        return cls(name=record.name, version=record.version, updated_at=record.updated_at)
+
+
+@strawberry.type
+class ChatMessage:
+    role: str
+    content: str
+    name: str | None = None
+
+    @classmethod
+    def many(cls, messages: list[dict[str, Any]] | None) -> "list[ChatMessage] | None":
+        if messages is None:
+            return None
+        return [cls(role=m["role"], content=m["content"], name=m.get("name")) for m in messages]
+
+
+@strawberry.type
+class ModelConfig:
+    provider: str | None
+    model: str
+    parameters: JSON
+
+
+@strawberry.type
+class PromptRevision:
+    template_text: str | None
+    messages: list[ChatMessage] | None
+    description: str | None
+    replaced_at: datetime
+    replaced_by: str
+
+
+@strawberry.type
+class RenderedPrompt:
+    text: str | None
+    messages: list[ChatMessage] | None
+
+
+@strawberry.type
+class Integration:
+    name: str
+    provider: str
+    models: list[str]
+
+
+@strawberry.type
+class Page(Generic[T]):
+    items: list[T]
+    pagination: Pagination
+
+    @classmethod
+    def of(cls, items: list[T], page: PageResult[Any]) -> "Page[T]":
+        return cls(
+            items=items,
+            pagination=Pagination(total=page.total, offset=page.offset, limit=page.limit),
+        )
+
+
+@strawberry.type
+class Prompt:
+    row: strawberry.Private[models.Prompt]
+    id: strawberry.ID
+    name: str
+    type: PromptType
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: models.Prompt) -> "Prompt":
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            type=PromptType(row.type),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    def fqn(self, info: Info) -> str:
+        return validation.prompt_fqn(info.context.principal.workspace, self.name)
+
+    @strawberry.field
+    async def version_count(self, info: Info) -> int:
+        return await info.context.loaders.version_count.load(self.row.id)
+
+    @strawberry.field
+    async def latest_version(self, info: Info) -> "PromptVersion | None":
+        return PromptVersion.maybe(await info.context.loaders.latest_version.load(self.row.id))
+
+    @strawberry.field(description="Exactly one of version and label.")
+    async def version(
+        self,
+        info: Info,
+        version: VersionSelector | None = None,  # type: ignore[valid-type]
+        label: str | None = None,
+    ) -> "PromptVersion | None":
+        validation.one_of({"version": version, "label": label})
+        if label == validation.LATEST or version == validation.LATEST:
+            return await self.latest_version(info)
+        if label is not None:
+            key = version_by_selector.Key(self.row.id, label=validation.label_name(label))
+        else:
+            key = version_by_selector.Key(self.row.id, version=version)
+        return PromptVersion.maybe(await info.context.loaders.version_by_selector.load(key))
+
+    @strawberry.field(description="Newest first.")
+    async def versions(
+        self,
+        info: Info,
+        tag: str | None = None,
+        include_archived: bool = False,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> "PromptVersionPage":
+        page = validation.page(offset, limit)
+        result = await info.context.loaders.version_page.load(
+            version_page.Key(
+                self.row.id, validation.tag_filter(tag), include_archived, page.offset, page.limit
+            )
+        )
+        return PromptVersionPage.of([PromptVersion.from_record(r) for r in result.items], result)
+
+    @strawberry.field
+    async def labels(self, info: Info) -> list[Label]:
+        return [
+            Label.from_record(r) for r in await info.context.loaders.prompt_labels.load(self.row.id)
+        ]
+
+
+@strawberry.type
+class PromptVersion:
+    record: strawberry.Private[VersionRecord]
+    id: strawberry.ID
+    name: str
+    version: int
+    type: PromptType
+    template_text: str | None
+    messages: list[ChatMessage] | None
+    variables: list[str]
+    description: str | None
+    model_config: ModelConfig | None
+    tools: JSON | None
+    response_format: JSON | None
+    metadata: JSON
+    models: list[str]
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+
+    @classmethod
+    def from_record(cls, record: VersionRecord) -> "PromptVersion":
+        row, prompt = record.version, record.prompt
+        config = row.llm_config
+        return cls(
+            record=record,
+            id=strawberry.ID(str(row.id)),
+            name=prompt.name,
+            version=row.version,
+            type=PromptType(prompt.type),
+            template_text=row.template_text,
+            messages=ChatMessage.many(row.messages),
+            variables=row.variables,
+            description=row.description,
+            model_config=None
+            if config is None
+            else ModelConfig(
+                provider=config.get("provider"),
+                model=config["model"],
+                parameters=config.get("parameters") or {},
+            ),
+            tools=row.tools,
+            response_format=row.response_format,
+            metadata=row.meta,
+            models=row.models,
+            is_active=row.is_active,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            created_by=row.created_by,
+        )
+
+    @classmethod
+    def maybe(cls, record: VersionRecord | None) -> "PromptVersion | None":
+        return None if record is None else cls.from_record(record)
+
+    @strawberry.field
+    def fqn(self, info: Info) -> str:
+        return (
+            f"{validation.prompt_fqn(info.context.principal.workspace, self.name)}:{self.version}"
+        )
+
+    @strawberry.field
+    def prompt(self) -> Prompt:
+        return Prompt.from_row(self.record.prompt)
+
+    @strawberry.field
+    async def tags(self, info: Info) -> list[str]:
+        return await info.context.loaders.version_tags.load(self.record.version.id)
+
+    @strawberry.field
+    async def labels(self, info: Info) -> list[str]:
+        return await info.context.loaders.version_labels.load(self.record.version.id)
+
+    @strawberry.field
+    async def is_latest(self, info: Info) -> bool:
+        latest = await info.context.loaders.latest_version.load(self.record.prompt.id)
+        return latest is not None and latest.version.id == self.record.version.id
+
+    @strawberry.field(description="Overwritten contents, newest first.")
+    async def revisions(self, info: Info) -> list[PromptRevision]:
+        rows = await info.context.loaders.version_revisions.load(self.record.version.id)
+        return [
+            PromptRevision(
+                template_text=r.template_text,
+                messages=ChatMessage.many(r.messages),
+                description=r.description,
+                replaced_at=r.replaced_at,
+                replaced_by=r.replaced_by,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field
+    def render(self, variables: JSON) -> RenderedPrompt:
+        given = validation.json_object(variables, "variables")
+        templates.require_variables(self.variables, given)
+        if self.template_text is not None:
+            return RenderedPrompt(text=templates.render(self.template_text, given), messages=None)
+        return RenderedPrompt(
+            text=None,
+            messages=[
+                ChatMessage(role=m.role, content=templates.render(m.content, given), name=m.name)
+                for m in self.messages or []
+            ],
+        )
+
+
+@strawberry.type(name="PromptPage")
+class PromptPage(Page[Prompt]):
+    pass
+
+
+@strawberry.type(name="PromptVersionPage")
+class PromptVersionPage(Page[PromptVersion]):
+    pass
+
+
+@strawberry.input
+class ChatMessageInput:
+    role: str
+    content: str
+    name: str | None = None
+
+
+@strawberry.input
+class ModelConfigInput:
+    provider: str | None = None
+    model: str
+    parameters: JSON | None = None
+
+
+@strawberry.input
+class VersionContentInput:
+    """Fields shared by the create and save inputs."""
+
+    name: str
+    template_text: str | None = None
+    messages: list[ChatMessageInput] | None = None
+    description: str | None = None
+    model_config: ModelConfigInput | None = None
+    tools: JSON | None = None
+    response_format: JSON | None = None
+    metadata: JSON | None = None
+    models: list[str] | None = None
+    tags: list[str] | None = None
+
+    def content(self) -> VersionContent:
+        config = self.model_config
+        return VersionContent(
+            template_text=self.template_text,
+            messages=None
+            if self.messages is None
+            else [{"role": m.role, "content": m.content, "name": m.name} for m in self.messages],
+            description=self.description,
+            model_config=None
+            if config is None
+            else {
+                "provider": config.provider,
+                "model": config.model,
+                "parameters": config.parameters,
+            },
+            tools=self.tools,
+            response_format=self.response_format,
+            metadata=self.metadata,
+            models=self.models,
+            tags=self.tags,
+        )
+
+
+@strawberry.input
+class CreatePromptVersionInput(VersionContentInput):
+    version: int = 1
+
+
+@strawberry.input
+class SavePromptVersionInput(VersionContentInput):
+    version: int | None = None
+    auto_increment: bool = False
+
+
+@strawberry.input
+class CreateIntegrationInput:
+    name: str
+    provider: str
+    models: list[str]
