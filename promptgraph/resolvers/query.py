@@ -55,7 +55,7 @@ class Query:
         prompt_id: strawberry.ID | None = None,
         tag: str | None = None,
         label: str | None = None,
-        version: VersionSelector | None = None,  # type: ignore[valid-type]
+        version: VersionSelector | None = None,
         include_archived: bool = False,
         offset: int = 0,
         limit: int = 20,
@@ -83,7 +83,7 @@ class Query:
         info: Info,
         name: str | None = None,
         fqn: str | None = None,
-        version: VersionSelector | None = None,  # type: ignore[valid-type]
+        version: VersionSelector | None = None,
         label: str | None = None,
     ) -> PromptVersion | None:
         record = await catalog.find_version(

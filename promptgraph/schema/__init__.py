@@ -1,16 +1,16 @@
 """The GraphQL schema of the contract."""
 
-from datetime import datetime
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from promptgraph.resolvers.mutation import Mutation
 from promptgraph.resolvers.query import Query
 from promptgraph.schema.errors import ErrorCodes
-from promptgraph.schema.scalars import DateTime
+from promptgraph.schema.scalars import SCALAR_MAP
 
 
 class PromptGraphSchema(strawberry.Schema):
@@ -25,7 +25,7 @@ def build_schema(**options: Any) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[ErrorCodes],
-        scalar_overrides={datetime: DateTime},
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         **options,
     )
 

@@ -28,8 +28,9 @@ def _parse_datetime(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-DateTime = strawberry.scalar(
-    datetime,
+VersionSelector = NewType("VersionSelector", object)
+
+DATETIME = strawberry.scalar(
     name="DateTime",
     description="An RFC 3339 date-time in UTC, e.g. 2024-01-15T10:00:00Z",
     serialize=_serialize_datetime,
@@ -53,11 +54,12 @@ def _parse_selector_literal(node: ValueNode, _variables: Any = None) -> int | st
     raise ValueError('VersionSelector must be a positive Int or "latest"')
 
 
-VersionSelector = strawberry.scalar(
-    NewType("VersionSelector", object),
+VERSION_SELECTOR = strawberry.scalar(
     name="VersionSelector",
     description='A version number (a positive Int) or the String "latest"',
     serialize=lambda value: value,
     parse_value=_parse_selector,
     parse_literal=_parse_selector_literal,
 )
+
+SCALAR_MAP = {datetime: DATETIME, VersionSelector: VERSION_SELECTOR}

@@ -145,7 +145,7 @@ class Prompt:
     async def version(
         self,
         info: Info,
-        version: VersionSelector | None = None,  # type: ignore[valid-type]
+        version: VersionSelector | None = None,
         label: str | None = None,
     ) -> "PromptVersion | None":
         validation.one_of({"version": version, "label": label})

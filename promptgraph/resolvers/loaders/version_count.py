@@ -18,5 +18,5 @@ async def load(db: Database, keys: Sequence[Key]) -> list[Result]:
             .where(PromptVersion.prompt_id.in_(set(keys)))
             .group_by(PromptVersion.prompt_id)
         )
-    counts = dict(rows.tuples().all())
+    counts = {prompt_id: count for prompt_id, count in rows}
     return [counts.get(key, 0) for key in keys]

@@ -39,17 +39,12 @@ async def _pages_sharing_arguments(db: Database, keys: list[Key]) -> dict[int, R
     )
     numbered = select(PromptVersion.id, position).where(*conditions).subquery()
     async with db.read() as session:
-        totals = dict(
-            (
-                await session.execute(
-                    select(PromptVersion.prompt_id, func.count())
-                    .where(*conditions)
-                    .group_by(PromptVersion.prompt_id)
-                )
-            )
-            .tuples()
-            .all()
+        counts = await session.execute(
+            select(PromptVersion.prompt_id, func.count())
+            .where(*conditions)
+            .group_by(PromptVersion.prompt_id)
         )
+        totals = {prompt_id: count for prompt_id, count in counts}
         rows = await session.execute(
             versions_with_prompt()
             .join(numbered, numbered.c.id == PromptVersion.id)
