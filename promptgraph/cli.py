@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -29,6 +30,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from promptgraph.app import create_app
 
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     migrations.upgrade(settings.database_url)
     print(f"promptgraph: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, log_level="info")
