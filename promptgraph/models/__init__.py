@@ -1,3 +1,4 @@
+from promptgraph.models.analytics import Trace, Usage
 from promptgraph.models.tables import (
     ApiKey,
     Integration,
@@ -20,6 +21,8 @@ __all__ = [
     "PromptLabel",
     "PromptRevision",
     "PromptVersion",
+    "Trace",
+    "Usage",
     "User",
     "VersionTag",
     "Workspace",

@@ -8,15 +8,6 @@ from sqlmodel import Field, SQLModel
 
 from promptgraph.models.types import JSONDocument, UTCDateTime, name_string, utcnow
 
-# Every constraint gets a stable name, so migrations can refer to it on both databases.
-SQLModel.metadata.naming_convention = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
 
 def _created_at() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -9,9 +9,13 @@ from promptgraph.schema.types import (
     Integration,
     Prompt,
     PromptVersion,
+    RecordTracesPayload,
+    RecordUsageInput,
+    RecordUsagePayload,
     SavePromptVersionInput,
+    TraceInput,
 )
-from promptgraph.services import registry
+from promptgraph.services import registry, usage
 
 
 @strawberry.type
@@ -75,3 +79,25 @@ class Mutation:
             info.context.db, info.context.principal, input.name, input.provider, input.models
         )
         return Integration(name=row.name, provider=row.provider, models=row.models)
+
+    @strawberry.mutation(description="Idempotent on (version, trace, span).")
+    async def record_usage(self, info: Info, input: RecordUsageInput) -> RecordUsagePayload:
+        await usage.record_usage(
+            info.context.db,
+            info.context.principal,
+            prompt_name=input.prompt_name,
+            version=input.prompt_version,
+            trace_id=input.trace_id,
+            span_id=input.span_id,
+            outcome=None if input.outcome is None else input.outcome.outcome(input.trace_id),
+        )
+        return RecordUsagePayload(status="recorded")
+
+    @strawberry.mutation(description="Upserts up to 1,000 trace outcomes.")
+    async def record_traces(self, info: Info, traces: list[TraceInput]) -> RecordTracesPayload:
+        accepted = await usage.record_traces(
+            info.context.db,
+            info.context.principal,
+            [trace.outcome(trace.trace_id) for trace in traces],
+        )
+        return RecordTracesPayload(accepted=accepted)

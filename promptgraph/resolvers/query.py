@@ -1,17 +1,21 @@
 """Root queries: thin wrappers over the catalog service."""
 
+from datetime import datetime
+
 import strawberry
 
 from promptgraph.schema.scalars import VersionSelector
 from promptgraph.schema.types import (
     Info,
     Prompt,
+    PromptComparison,
     PromptPage,
     PromptVersion,
     PromptVersionPage,
     Viewer,
 )
-from promptgraph.services import catalog, validation
+from promptgraph.services import catalog, comparison, validation
+from promptgraph.services.metrics import Window
 
 
 @strawberry.type
@@ -95,3 +99,20 @@ class Query:
             label=label,
         )
         return PromptVersion.maybe(record)
+
+    @strawberry.field(
+        description="Metrics of every version, newest first, each tested against the baseline: "
+        "the `baseline` argument, else the version labelled production, else the latest."
+    )
+    async def compare_prompt_versions(
+        self,
+        info: Info,
+        name: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        baseline: int | None = None,
+    ) -> PromptComparison:
+        record = await comparison.compare_versions(
+            info.context.db, info.context.principal, name, Window(since, until), baseline
+        )
+        return PromptComparison.of(record)

@@ -1,6 +1,7 @@
 """GraphQL object and input types. Leaf fields are plain attributes; list fields go through
 the request's loaders."""
 
+import uuid
 from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -10,17 +11,121 @@ from strawberry.scalars import JSON
 
 from promptgraph import models
 from promptgraph.resolvers.context import Context
-from promptgraph.resolvers.loaders import version_by_selector, version_page
+from promptgraph.resolvers.loaders import (
+    version_by_selector,
+    version_metrics,
+    version_page,
+    version_series,
+)
 from promptgraph.schema.scalars import VersionSelector
-from promptgraph.services import templates, validation
+from promptgraph.services import metrics, templates, validation
 from promptgraph.services.auth import Role as RoleValue
+from promptgraph.services.comparison import PromptComparison as ComparisonRecord
 from promptgraph.services.records import LabelRecord, PageResult, VersionRecord
 from promptgraph.services.registry import VersionContent
+from promptgraph.services.usage import TraceOutcome
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
 
 Role = strawberry.enum(RoleValue, name="Role")
+Bucket = strawberry.enum(metrics.Bucket, name="Bucket")
+
+
+@strawberry.enum
+class TraceStatus(Enum):
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+
+
+@strawberry.type
+class Interval:
+    low: float
+    high: float
+
+    @classmethod
+    def maybe(cls, bounds: tuple[float, float] | None) -> "Interval | None":
+        return None if bounds is None else cls(low=bounds[0], high=bounds[1])
+
+
+@strawberry.type
+class VersionMetrics:
+    total_traces: int
+    success_rate: float | None
+    avg_cost_usd: float | None
+    avg_latency_ms: float | None
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    first_used_at: datetime | None
+    last_used_at: datetime | None
+    success_rate_ci95: Interval | None
+
+    @classmethod
+    def of(cls, m: metrics.Metrics) -> "VersionMetrics":
+        return cls(
+            total_traces=m.total_traces,
+            success_rate=m.success_rate,
+            avg_cost_usd=m.avg_cost_usd,
+            avg_latency_ms=m.avg_latency_ms,
+            p50_latency_ms=m.p50_latency_ms,
+            p95_latency_ms=m.p95_latency_ms,
+            first_used_at=m.first_used_at,
+            last_used_at=m.last_used_at,
+            success_rate_ci95=Interval.maybe(m.success_rate_ci95),
+        )
+
+
+@strawberry.type
+class MetricsBucket:
+    start: datetime
+    total_traces: int
+    success_rate: float | None
+    avg_cost_usd: float | None
+    avg_latency_ms: float | None
+    p95_latency_ms: float | None
+
+
+@strawberry.type
+class VersionComparison:
+    version: int
+    template_text: str | None
+    total_traces: int
+    success_rate: float | None
+    avg_cost_usd: float | None
+    avg_latency_ms: float | None
+    p95_latency_ms: float | None
+    success_rate_ci95: Interval | None
+    success_rate_p_value: float | None
+    is_baseline: bool
+
+
+@strawberry.type
+class PromptComparison:
+    name: str
+    baseline_version: int | None
+    versions: list[VersionComparison] = strawberry.field(description="Newest first.")
+
+    @classmethod
+    def of(cls, record: ComparisonRecord) -> "PromptComparison":
+        return cls(
+            name=record.name,
+            baseline_version=record.baseline_version,
+            versions=[
+                VersionComparison(
+                    version=v.version,
+                    template_text=v.template_text,
+                    total_traces=v.metrics.total_traces,
+                    success_rate=v.metrics.success_rate,
+                    avg_cost_usd=v.metrics.avg_cost_usd,
+                    avg_latency_ms=v.metrics.avg_latency_ms,
+                    p95_latency_ms=v.metrics.p95_latency_ms,
+                    success_rate_ci95=Interval.maybe(v.metrics.success_rate_ci95),
+                    success_rate_p_value=v.success_rate_p_value,
+                    is_baseline=v.is_baseline,
+                )
+                for v in record.versions
+            ],
+        )
 
 
 @strawberry.enum
@@ -274,6 +379,31 @@ class PromptVersion:
             for r in rows
         ]
 
+    @strawberry.field(description="Over the traces whose usage time lies in [since, until).")
+    async def metrics(
+        self, info: Info, since: datetime | None = None, until: datetime | None = None
+    ) -> VersionMetrics:
+        key = version_metrics.Key(self.record.version.id, metrics.Window(since, until))
+        return VersionMetrics.of(await info.context.loaders.version_metrics.load(key))
+
+    @strawberry.field(description="UTC buckets over [since, until), empty ones included.")
+    async def metrics_series(
+        self, info: Info, since: datetime, until: datetime, bucket: Bucket = Bucket.DAY
+    ) -> list[MetricsBucket]:
+        metrics.bucket_starts(since, until, bucket)  # rejects a bad window before any query
+        key = version_series.Key(self.record.version.id, since, until, bucket)
+        return [
+            MetricsBucket(
+                start=start,
+                total_traces=m.total_traces,
+                success_rate=m.success_rate,
+                avg_cost_usd=m.avg_cost_usd,
+                avg_latency_ms=m.avg_latency_ms,
+                p95_latency_ms=m.p95_latency_ms,
+            )
+            for start, m in await info.context.loaders.version_series.load(key)
+        ]
+
     @strawberry.field
     def render(self, variables: JSON) -> RenderedPrompt:
         given = validation.json_object(variables, "variables")
@@ -367,3 +497,44 @@ class CreateIntegrationInput:
     name: str
     provider: str
     models: list[str]
+
+
+@strawberry.input
+class TraceOutcomeInput:
+    status: TraceStatus | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    started_at: datetime | None = None
+
+    def outcome(self, trace_id: uuid.UUID) -> TraceOutcome:
+        return TraceOutcome(
+            trace_id=trace_id,
+            status=None if self.status is None else self.status.value,
+            cost_usd=self.cost_usd,
+            latency_ms=self.latency_ms,
+            started_at=self.started_at,
+        )
+
+
+@strawberry.input
+class TraceInput(TraceOutcomeInput):
+    trace_id: uuid.UUID
+
+
+@strawberry.input
+class RecordUsageInput:
+    prompt_name: str
+    prompt_version: int
+    trace_id: uuid.UUID
+    span_id: uuid.UUID | None = None
+    outcome: TraceOutcomeInput | None = None
+
+
+@strawberry.type
+class RecordUsagePayload:
+    status: str
+
+
+@strawberry.type
+class RecordTracesPayload:
+    accepted: int

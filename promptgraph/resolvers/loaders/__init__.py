@@ -15,8 +15,10 @@ from promptgraph.resolvers.loaders import (
     version_by_selector,
     version_count,
     version_labels,
+    version_metrics,
     version_page,
     version_revisions,
+    version_series,
     version_tags,
 )
 from promptgraph.resolvers.loaders.scheduler import BatchScheduler, SettledLoader
@@ -52,4 +54,10 @@ class Loaders:
         )
         self.version_revisions: SettledLoader[version_revisions.Key, version_revisions.Result] = (
             loader(version_revisions.load)
+        )
+        self.version_metrics: SettledLoader[version_metrics.Key, version_metrics.Result] = loader(
+            version_metrics.load
+        )
+        self.version_series: SettledLoader[version_series.Key, version_series.Result] = loader(
+            version_series.load
         )

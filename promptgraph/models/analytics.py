@@ -1,0 +1,49 @@
+"""Traces (one outcome per client-chosen trace id) and usages (trace T, span S used version V)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, UniqueConstraint, Uuid
+from sqlmodel import Field, SQLModel
+
+from promptgraph.models.types import UTCDateTime, name_string, utcnow
+
+# A usage without a span is stored with this span id, so (version, trace, span) stays a
+# plain unique key: SQL treats NULLs as distinct, which would let "no span" repeat.
+NO_SPAN = uuid.UUID(int=0)
+
+
+class Trace(SQLModel, table=True):
+    __tablename__ = "trace"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "trace_id", name="uq_trace_workspace_trace"),
+        CheckConstraint("status IN ('SUCCESS', 'ERROR')", name="status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(
+        sa_column_args=[ForeignKey("workspace.id", ondelete="CASCADE")], nullable=False
+    )
+    trace_id: uuid.UUID = Field(sa_type=Uuid, nullable=False)
+    status: str | None = Field(default=None, sa_type=name_string(8), nullable=True)
+    cost_usd: float | None = Field(default=None, sa_type=Float, nullable=True)
+    latency_ms: float | None = Field(default=None, sa_type=Float, nullable=True)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Usage(SQLModel, table=True):
+    __tablename__ = "usage"
+    __table_args__ = (
+        UniqueConstraint("version_id", "trace_id", "span_id", name="uq_usage_version_trace_span"),
+        Index("ix_usage_workspace_trace", "workspace_id", "trace_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(
+        sa_column_args=[ForeignKey("workspace.id", ondelete="CASCADE")], nullable=False
+    )
+    version_id: int = Field(
+        sa_column_args=[ForeignKey("prompt_version.id", ondelete="CASCADE")], nullable=False
+    )
+    trace_id: uuid.UUID = Field(sa_type=Uuid, nullable=False)
+    span_id: uuid.UUID = Field(default=NO_SPAN, sa_type=Uuid, nullable=False)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
