@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from strawberry.fastapi import GraphQLRouter
 
 from promptgraph.config import Settings
 from promptgraph.db import Database
+from promptgraph.graphql_http import GraphQLOverHttpRouter
 from promptgraph.resolvers.context import Context
 from promptgraph.schema import schema
 from promptgraph.services.auth import authenticate
@@ -62,5 +62,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
-    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
+    app.include_router(GraphQLOverHttpRouter(schema, context_getter=get_context), prefix="/graphql")
     return app

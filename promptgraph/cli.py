@@ -65,6 +65,17 @@ def _keys_revoke(settings: Settings, args: argparse.Namespace) -> None:
     print(f"revoked key {args.key_id}")
 
 
+def _demo_seed(settings: Settings, args: argparse.Namespace) -> None:
+    from promptgraph.services import demo
+
+    migrations.upgrade(settings.database_url)
+    counts = _with_database(settings, lambda db: demo.seed(db, args.traces))
+    print(
+        f"workspace {demo.WORKSPACE!r}: {counts['prompts']} prompts, "
+        f"{counts['versions']} versions, {counts['traces']} traces"
+    )
+
+
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> None:
     migrations.upgrade(settings.database_url)
     print("database is up to date")
@@ -97,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.set_defaults(handler=_keys_revoke)
+
+    demo = commands.add_parser("demo", help="demo data").add_subparsers(
+        dest="demo_command", required=True
+    )
+    seed = demo.add_parser("seed", help="fill workspace 'demo' with prompts, labels and traces")
+    seed.add_argument("--traces", type=int, default=2000, help="synthetic traces (default 2000)")
+    seed.set_defaults(handler=_demo_seed)
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True

@@ -460,3 +460,64 @@ async def test_compare_baseline_defaults_and_errors(api):
     assert (await api.gql(query, {"baseline": 7})).codes == ["NOT_FOUND"]
     missing = await api.gql('{ comparePromptVersions(name: "nope") { name } }')
     assert missing.codes == ["NOT_FOUND"]
+
+
+async def test_compare_on_demo_data_matches_reference_from_raw_rows(api, db):
+    """`promptgraph demo seed`'s data, compared, against numbers computed from the raw rows."""
+    from sqlalchemy import select
+
+    from promptgraph.models import Prompt, PromptVersion, Trace, Usage
+    from promptgraph.services import demo
+
+    await demo.seed(db, traces=600)
+    key = await api.key(workspace=demo.WORKSPACE, user="reader", role=Role.VIEWER)
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(
+                    PromptVersion.version,
+                    Usage.trace_id,
+                    Trace.status,
+                    Trace.cost_usd,
+                    Trace.latency_ms,
+                )
+                .join(Usage, Usage.version_id == PromptVersion.id)
+                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                .outerjoin(Trace, Trace.trace_id == Usage.trace_id)
+                .where(Prompt.name == "classify-intent")
+            )
+        ).all()
+    comparison = (
+        await api.gql(
+            """{ comparePromptVersions(name: "classify-intent") { baselineVersion versions {
+                 version totalTraces successRate avgCostUsd avgLatencyMs p95LatencyMs
+                 successRatePValue successRateCi95 { low high } } } }""",
+            key=key,
+        )
+    ).ok()["comparePromptVersions"]
+    assert comparison["baselineVersion"] == 2  # labelled production by the seed
+    by_version = {v: [r for r in rows if r.version == v] for v in (1, 2, 3)}
+    base = by_version[2]
+    for row in comparison["versions"]:
+        own = by_version[row["version"]]
+        statuses = [r.status for r in own if r.status]
+        latencies = [r.latency_ms for r in own if r.latency_ms is not None]
+        assert row["totalTraces"] == len({r.trace_id for r in own}) > 0
+        assert row["successRate"] == approx(statuses.count("SUCCESS") / len(statuses))
+        assert row["avgCostUsd"] == approx(
+            float(np.mean([r.cost_usd for r in own if r.cost_usd is not None]))
+        )
+        assert row["avgLatencyMs"] == approx(float(np.mean(latencies)))
+        assert row["p95LatencyMs"] == approx(float(np.percentile(latencies, 95)))
+        base_statuses = [r.status for r in base if r.status]
+        expected = (
+            None
+            if row["version"] == 2
+            else pooled_p_value(
+                statuses.count("SUCCESS"),
+                len(statuses),
+                base_statuses.count("SUCCESS"),
+                len(base_statuses),
+            )
+        )
+        assert row["successRatePValue"] == approx(expected)

@@ -85,11 +85,10 @@ class Mutation:
         await usage.record_usage(
             info.context.db,
             info.context.principal,
-            prompt_name=input.prompt_name,
-            version=input.prompt_version,
-            trace_id=input.trace_id,
-            span_id=input.span_id,
-            outcome=None if input.outcome is None else input.outcome.outcome(input.trace_id),
+            usage.UsageRecord(
+                input.prompt_name, input.prompt_version, input.trace_id, input.span_id
+            ),
+            None if input.outcome is None else input.outcome.outcome(input.trace_id),
         )
         return RecordUsagePayload(status="recorded")
 

@@ -88,7 +88,8 @@ async def authenticate(db: Database, token: str | None) -> Principal:
     )
 
 
-async def _get_or_create(db: Database, workspace: str, user: str) -> tuple[int, int]:
+async def ensure_user(db: Database, workspace: str, user: str) -> tuple[int, int]:
+    """Workspace and user ids, creating either if needed (safe under concurrency)."""
     async with db.write() as session:
         await session.execute(
             db.insert(Workspace)
@@ -115,7 +116,7 @@ async def create_key(db: Database, workspace: str, user: str, role: Role) -> tup
     """Creates the workspace and user if needed. The key itself is returned only here."""
     validation.workspace_name(workspace)
     validation.user_name(user)
-    workspace_id, user_id = await _get_or_create(db, workspace, user)
+    workspace_id, user_id = await ensure_user(db, workspace, user)
     public_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     row = ApiKey(
         public_id=public_id,

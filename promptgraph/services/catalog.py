@@ -60,12 +60,13 @@ async def paginate(db: Database, statement: Select[Any], page: Page) -> tuple[li
 
 
 def _selector_and_label(
-    version: VersionSelector | None, label: str | None
+    version: VersionSelector | None, label: str | None, *, exclusive: bool
 ) -> tuple[VersionSelector | None, str | None]:
-    """`label: "latest"` means the latest version, so agents can treat it as any label."""
-    if version is not None and label is not None:
+    """`label: "latest"` means the latest version, so agents can treat it as any label.
+    A lookup takes one of version and label; a list filters by both."""
+    if exclusive and version is not None and label is not None:
         raise BadUserInput("give either version or label, not both")
-    if label == LATEST:
+    if label == LATEST and version is None:
         return LATEST, None
     return version, label
 
@@ -135,7 +136,7 @@ async def list_versions(
     page: Page,
 ) -> PageResult[VersionRecord]:
     """Filters combine with AND. Versions asked for by number or label include archived ones."""
-    version, label = _selector_and_label(version, label)
+    version, label = _selector_and_label(version, label, exclusive=False)
     prompt_name, version = _resolve_name(principal, name, fqn, version)
     if fqn is not None and prompt_name is None:
         return PageResult([], 0, page.offset, page.limit)
@@ -184,7 +185,7 @@ async def find_version(
     label: str | None,
 ) -> VersionRecord | None:
     validation.one_of({"name": name, "fqn": fqn})
-    version, label = _selector_and_label(version, label)
+    version, label = _selector_and_label(version, label, exclusive=True)
     prompt_name, version = _resolve_name(principal, name, fqn, version)
     if prompt_name is None:
         return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from promptgraph.db import Database
 from promptgraph.models import Prompt, PromptVersion, Trace, Usage, utcnow
@@ -16,6 +16,8 @@ from promptgraph.services.auth import Principal, Role
 from promptgraph.services.errors import BadUserInput, NotFound
 
 MAX_TRACES_PER_CALL = 1000
+# Keeps every statement under the drivers' bound-parameter limits (32,767 on asyncpg).
+ROWS_PER_STATEMENT = 1000
 OUTCOME_FIELDS = ("status", "cost_usd", "latency_ms", "started_at")
 
 
@@ -81,59 +83,77 @@ async def _upsert_outcomes(
     )
 
 
-async def record_usage(
+@dataclass(frozen=True)
+class UsageRecord:
+    """Trace `trace_id` (span `span_id`, if any) used version `version` of prompt `prompt_name`."""
+
+    prompt_name: str
+    version: int
+    trace_id: uuid.UUID
+    span_id: uuid.UUID | None = None
+
+
+async def _version_ids(
+    session: Any, principal: Principal, usages: Sequence[UsageRecord]
+) -> dict[tuple[str, int], int]:
+    wanted = {(usage.prompt_name, usage.version) for usage in usages}
+    rows = await session.execute(
+        select(Prompt.name, PromptVersion.version, PromptVersion.id)
+        .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+        .where(
+            Prompt.workspace_id == principal.workspace_id,
+            tuple_(Prompt.name, PromptVersion.version).in_(wanted),
+        )
+    )
+    found = {(name, version): version_id for name, version, version_id in rows}
+    for name, version in sorted(wanted - found.keys()):
+        raise NotFound(f"version {version} of prompt {name!r} not found")
+    return found
+
+
+async def record_usages(
     db: Database,
     principal: Principal,
-    *,
-    prompt_name: str,
-    version: int,
-    trace_id: uuid.UUID,
-    span_id: uuid.UUID | None,
-    outcome: TraceOutcome | None,
+    usages: Sequence[UsageRecord],
+    outcomes: Sequence[TraceOutcome] = (),
 ) -> None:
-    """Idempotent on (version, trace, span); the usage keeps the time it was first recorded."""
+    """Idempotent on (version, trace, span): a usage keeps the time it was first recorded.
+    All or nothing: one unknown version and nothing is recorded."""
     principal.require(Role.EDITOR)
-    validation.prompt_name(prompt_name, field="promptName")
-    validation.version_number(version, field="promptVersion")
-    if outcome is not None:
+    for usage in usages:
+        validation.prompt_name(usage.prompt_name, field="promptName")
+        validation.version_number(usage.version, field="promptVersion")
+    for outcome in outcomes:
         outcome.validate()
     async with db.write() as session:
-        version_id = (
-            await session.execute(
-                select(PromptVersion.id)
-                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-                .where(
-                    Prompt.workspace_id == principal.workspace_id,
-                    Prompt.name == prompt_name,
-                    PromptVersion.version == version,
-                )
-            )
-        ).scalar_one_or_none()
-        if version_id is None:
-            raise NotFound(f"version {version} of prompt {prompt_name!r} not found")
-        await session.execute(
-            db.insert(Usage)
-            .values(
-                workspace_id=principal.workspace_id,
-                version_id=version_id,
-                trace_id=trace_id,
-                span_id=span_id or NO_SPAN,
-                recorded_at=utcnow(),
-            )
-            .on_conflict_do_nothing()
-        )
-        if outcome is not None:
-            await _upsert_outcomes(db, session, principal.workspace_id, [outcome])
+        version_ids = await _version_ids(session, principal, usages) if usages else {}
+        now = utcnow()
+        rows = [
+            {
+                "workspace_id": principal.workspace_id,
+                "version_id": version_ids[(usage.prompt_name, usage.version)],
+                "trace_id": usage.trace_id,
+                "span_id": usage.span_id or NO_SPAN,
+                "recorded_at": now,
+            }
+            for usage in usages
+        ]
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            await session.execute(db.insert(Usage).values(chunk).on_conflict_do_nothing())
+        await _upsert_outcomes(db, session, principal.workspace_id, outcomes)
+
+
+async def record_usage(
+    db: Database, principal: Principal, usage: UsageRecord, outcome: TraceOutcome | None
+) -> None:
+    await record_usages(db, principal, [usage], [] if outcome is None else [outcome])
 
 
 async def record_traces(db: Database, principal: Principal, outcomes: list[TraceOutcome]) -> int:
-    principal.require(Role.EDITOR)
     if len(outcomes) > MAX_TRACES_PER_CALL:
         raise BadUserInput(
             f"at most {MAX_TRACES_PER_CALL} traces per call, got {len(outcomes)}", field="traces"
         )
-    for outcome in outcomes:
-        outcome.validate()
-    async with db.write() as session:
-        await _upsert_outcomes(db, session, principal.workspace_id, outcomes)
+    await record_usages(db, principal, [], outcomes)
     return len(outcomes)

@@ -1,0 +1,68 @@
+"""GraphQL over HTTP (the specification) on top of strawberry's FastAPI router: the
+`application/graphql-response+json` media type with its status codes, and 405 for an
+operation the HTTP method may not carry (a mutation over GET)."""
+
+from contextvars import ContextVar
+from typing import Any
+
+from cross_web import HTTPException
+from fastapi import Request, Response
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+
+# Set while a request's result is processed and read when its response is built, both in
+# the request's own task; the router gives create_response no access to the request.
+_response_media_type: ContextVar[str] = ContextVar("response_media_type", default=JSON)
+
+
+def negotiate(accept: str | None) -> str:
+    """The preferred of the two media types the client accepts; application/json otherwise."""
+    best, best_q = JSON, -1.0
+    for part in (accept or "").split(","):
+        media_type, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media_type in (GRAPHQL_RESPONSE_JSON, JSON) and q > best_q and q > 0:
+            best, best_q = media_type, q
+    return best
+
+
+class GraphQLOverHttpRouter(GraphQLRouter):
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_operation(*args, **kwargs)
+        except HTTPException as error:
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, error.reason) from error.__cause__
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        body = await super().process_result(request, result)
+        _response_media_type.set(negotiate(request.headers.get("accept")))
+        # A request error (syntax, validation, variables) means execution never started:
+        # the response then has no `data` entry at all.
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            body.pop("data", None)
+        return body
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = _response_media_type.get()
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            if isinstance(response_data, dict) and "data" not in response_data:
+                response.status_code = 400
+        return response
