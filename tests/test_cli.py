@@ -214,3 +214,52 @@ async def test_serve_migrates_and_serves(tmp_path):
                 process.kill()
                 await process.wait()
         log.close()
+
+
+async def test_demo_seed_fills_the_demo_workspace_and_is_idempotent(database_url):
+    outputs = []
+    for _ in range(2):
+        code, stdout, stderr = await run_cli(
+            "demo", "seed", "--traces", "90", database_url=database_url
+        )
+        assert code == 0, stderr
+        outputs.append(stdout.strip().splitlines()[-1])
+    assert outputs[0] == outputs[1] == "workspace 'demo': 3 prompts, 6 versions, 90 traces"
+
+    code, stdout, _ = await run_cli(
+        "keys",
+        "create",
+        "--workspace",
+        "demo",
+        "--user",
+        "eve",
+        "--role",
+        "viewer",
+        database_url=database_url,
+    )
+    key = stdout.strip().splitlines()[-1]
+    db = Database(database_url)
+    try:
+        transport = httpx.ASGITransport(app=create_app(db=db))
+        async with httpx.AsyncClient(transport=transport, base_url="http://promptgraph") as http:
+            response = await http.post(
+                "/graphql",
+                json={
+                    "query": "{ prompts { items { name versionCount labels { name version } "
+                    "versions { items { metrics { totalTraces } } } } } }"
+                },
+                headers={"Authorization": f"Bearer {key}"},
+            )
+    finally:
+        await db.dispose()
+    items = response.json()["data"]["prompts"]["items"]
+    assert [item["name"] for item in items] == [
+        "classify-intent",
+        "summarize-ticket",
+        "support-reply",
+    ]
+    assert [item["versionCount"] for item in items] == [3, 1, 2]  # the second run added none
+    assert {"name": "production", "version": 2} in items[0]["labels"]
+    # Each synthetic trace used one version, once, however often the seed ran.
+    totals = [v["metrics"]["totalTraces"] for item in items for v in item["versions"]["items"]]
+    assert sum(totals) == 90 and all(totals)

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from promptgraph.db import Database
-from promptgraph.models import Prompt, PromptLabel, PromptVersion
+from promptgraph.models import PromptLabel, PromptVersion
 from promptgraph.services import validation
 from promptgraph.services.auth import Principal
+from promptgraph.services.catalog import find_prompt
 from promptgraph.services.errors import NotFound
 from promptgraph.services.metrics import (
     Metrics,
@@ -45,17 +46,10 @@ def _default_baseline(versions: list[PromptVersion], production: int | None) -> 
 async def compare_versions(
     db: Database, principal: Principal, name: str, window: Window, baseline: int | None
 ) -> PromptComparison:
-    validation.prompt_name(name)
+    prompt = await find_prompt(db, principal, name=name, fqn=None)
+    if prompt is None:
+        raise NotFound(f"prompt {name!r} not found")
     async with db.read() as session:
-        prompt = (
-            await session.execute(
-                select(Prompt).where(
-                    Prompt.workspace_id == principal.workspace_id, Prompt.name == name
-                )
-            )
-        ).scalar_one_or_none()
-        if prompt is None:
-            raise NotFound(f"prompt {name!r} not found")
         versions = list(
             (
                 await session.execute(

@@ -156,14 +156,20 @@ async def _lock_prompt(
     return prompt
 
 
-async def _version(session: AsyncSession, prompt: Prompt, version: int) -> PromptVersion:
-    row = (
+async def _find_version(
+    session: AsyncSession, prompt: Prompt, version: int
+) -> PromptVersion | None:
+    return (
         await session.execute(
             select(PromptVersion).where(
                 PromptVersion.prompt_id == prompt.id, PromptVersion.version == version
             )
         )
     ).scalar_one_or_none()
+
+
+async def _version(session: AsyncSession, prompt: Prompt, version: int) -> PromptVersion:
+    row = await _find_version(session, prompt, version)
     if row is None:
         raise NotFound(f"version {version} of prompt {prompt.name!r} not found")
     return row
@@ -315,13 +321,7 @@ async def save_version(
             target = highest + 1
         else:
             target = version or 1
-        existing = (
-            await session.execute(
-                select(PromptVersion).where(
-                    PromptVersion.prompt_id == prompt.id, PromptVersion.version == target
-                )
-            )
-        ).scalar_one_or_none()
+        existing = await _find_version(session, prompt, target)
         if existing is None:
             row = await _insert_version(db, session, principal, prompt, target, content)
         else:
