@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from promptgraph.body_limit import BodySizeLimit
 from promptgraph.config import Settings
 from promptgraph.db import Database
 from promptgraph.graphql_http import GraphQLOverHttpRouter
 from promptgraph.resolvers.context import Context
-from promptgraph.schema import schema
+from promptgraph.schema import build_schema
 from promptgraph.services.auth import authenticate
 from promptgraph.services.errors import Unauthenticated
 
@@ -62,5 +63,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
-    app.include_router(GraphQLOverHttpRouter(schema, context_getter=get_context), prefix="/graphql")
+    router = GraphQLOverHttpRouter(build_schema(settings), context_getter=get_context)
+    app.include_router(router, prefix="/graphql")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

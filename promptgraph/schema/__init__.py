@@ -4,12 +4,15 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from promptgraph.config import Settings
 from promptgraph.resolvers.mutation import Mutation
 from promptgraph.resolvers.query import Query
 from promptgraph.schema.errors import ErrorCodes
+from promptgraph.schema.limits import QueryLimitsExtension
 from promptgraph.schema.scalars import SCALAR_MAP
 
 
@@ -20,14 +23,14 @@ class PromptGraphSchema(strawberry.Schema):
         """ErrorCodes logs the internal errors; client errors are not worth a stack trace."""
 
 
-def build_schema(**options: Any) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    extensions: list[Any] = [ErrorCodes, lambda: QueryLimitsExtension(limits=settings.limits)]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
     return PromptGraphSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes],
+        extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        **options,
     )
-
-
-schema = build_schema()

@@ -4,7 +4,15 @@ from datetime import UTC, datetime
 from typing import Any, NewType
 
 import strawberry
-from graphql import IntValueNode, StringValueNode, ValueNode
+from graphql import (
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    StringValueNode,
+    ValueNode,
+    value_from_ast_untyped,
+)
+from strawberry.scalars import JSON
 
 from promptgraph.services.validation import LATEST
 
@@ -62,4 +70,46 @@ VERSION_SELECTOR = strawberry.scalar(
     parse_literal=_parse_selector_literal,
 )
 
-SCALAR_MAP = {datetime: DATETIME, VersionSelector: VERSION_SELECTOR}
+MAX_JSON_DEPTH = 32
+
+
+def _json_depth(value: Any) -> int:
+    """Nesting depth of a JSON value or literal, without recursion (it may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, ObjectValueNode):
+            item = [field.value for field in item.fields]
+        elif isinstance(item, ListValueNode):
+            item = list(item.values)
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def _bounded_json(value: Any) -> Any:
+    if _json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _parse_json_literal(node: ValueNode, variables: Any = None) -> Any:
+    _bounded_json(node)
+    return value_from_ast_untyped(node, variables)
+
+
+BOUNDED_JSON = strawberry.scalar(
+    name="JSON",
+    description=f"A JSON value (ECMA-404), nested at most {MAX_JSON_DEPTH} levels deep",
+    specified_by_url="https://ecma-international.org/publications-and-standards/standards/ecma-404/",
+    serialize=lambda value: value,
+    parse_value=_bounded_json,
+    parse_literal=_parse_json_literal,
+)
+
+SCALAR_MAP = {datetime: DATETIME, VersionSelector: VERSION_SELECTOR, JSON: BOUNDED_JSON}
