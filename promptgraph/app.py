@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse, Response
 
 from promptgraph.body_limit import BodySizeLimit
 from promptgraph.config import Settings
-from promptgraph.db import Database
+from promptgraph.db import Database, is_unavailable
 from promptgraph.graphql_http import GraphQLOverHttpRouter
 from promptgraph.resolvers.context import Context
 from promptgraph.schema import build_schema
 from promptgraph.services.auth import authenticate
-from promptgraph.services.errors import Unauthenticated
+from promptgraph.services.errors import StoreUnavailable, Unauthenticated
 
 logger = logging.getLogger("promptgraph")
 
@@ -46,7 +46,13 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         request_id = uuid.uuid4().hex
         if _is_graphiql_page(request):
             return Context(database, None, request_id)
-        principal = await authenticate(database, _bearer_token(request))
+        try:
+            principal = await authenticate(database, _bearer_token(request))
+        except Exception as error:
+            if is_unavailable(error):
+                logger.warning("store unavailable, request %s: %r", request_id, error)
+                raise StoreUnavailable() from error
+            raise
         return Context(database, principal, request_id)
 
     app = FastAPI(title="promptgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -56,6 +62,11 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     async def unauthenticated(_request: Request, error: Unauthenticated) -> Response:
         body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_request: Request, error: StoreUnavailable) -> Response:
+        body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
     @app.get("/healthz")
     async def healthz() -> Response:

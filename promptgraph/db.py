@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import Table, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +22,33 @@ from sqlalchemy.ext.asyncio import (
 )
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+# How long a request waits for PostgreSQL before it is told the store is unavailable.
+CONNECT_TIMEOUT_S = 3
+POOL_TIMEOUT_S = 5
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached (down, restarting, refusing)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, exc.TimeoutError | OSError):  # pool wait, refused, reset
+            return True
+        name = type(current).__name__
+        if name in {
+            "CannotConnectNowError",
+            "ConnectionDoesNotExistError",
+            "ConnectionFailureError",
+            "AdminShutdownError",
+            "InterfaceError",
+            "TooManyConnectionsError",
+        }:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -71,7 +98,12 @@ class Database:
             )
         else:
             self.write_engine = self.read_engine = create_async_engine(
-                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True
+                self.url,
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
+                pool_timeout=POOL_TIMEOUT_S,
+                connect_args={"timeout": CONNECT_TIMEOUT_S},
             )
         self._readers = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._writers = async_sessionmaker(self.write_engine, expire_on_commit=False)

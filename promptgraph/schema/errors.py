@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from promptgraph.services.errors import ApiError
+from promptgraph.db import is_unavailable
+from promptgraph.services.errors import ApiError, StoreUnavailable
 
 logger = logging.getLogger("promptgraph.errors")
 
@@ -39,6 +40,15 @@ class ErrorCodes(SchemaExtension):
             # Before execution: syntax, validation or variable coercion, all the client's doing.
             error.extensions = {"code": "BAD_USER_INPUT", "requestId": request_id}
             return error
+        if error.original_error is not None and is_unavailable(error.original_error):
+            logger.warning("store unavailable, request %s: %r", request_id, error.original_error)
+            unavailable = StoreUnavailable()
+            return GraphQLError(
+                unavailable.message,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={**unavailable.extensions, "requestId": request_id},
+            )
         logger.error(
             "internal error, request %s, path %s",
             request_id,

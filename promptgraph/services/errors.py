@@ -36,6 +36,16 @@ class BadUserInput(ApiError):
     code = "BAD_USER_INPUT"
 
 
+class StoreUnavailable(ApiError):
+    """Not the client's fault, so INTERNAL_SERVER_ERROR, but worth telling: retry shortly."""
+
+    code = "INTERNAL_SERVER_ERROR"
+    MESSAGE = "the store is unavailable; retry shortly"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE, reason="STORE_UNAVAILABLE")
+
+
 # Constraint name -> the error a client sees when its write breaks it.
 _CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str]] = {
     "uq_prompt_version_prompt_version": (Conflict, "this version of the prompt already exists"),
