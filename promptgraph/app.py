@@ -51,7 +51,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         except Exception as error:
             if is_unavailable(error):
                 logger.warning("store unavailable, request %s: %r", request_id, error)
-                raise StoreUnavailable() from error
+                raise StoreUnavailable(request_id) from error
             raise
         return Context(database, principal, request_id)
 

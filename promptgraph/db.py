@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
-# How long a request waits for PostgreSQL before it is told the store is unavailable.
+# A database that is down refuses connections at once, or within the connect timeout, so
+# requests fail fast then; a pool merely busy under load makes requests queue, for longer.
 CONNECT_TIMEOUT_S = 3
-POOL_TIMEOUT_S = 5
+POOL_TIMEOUT_S = 30
 
 
 def is_unavailable(error: BaseException) -> bool:

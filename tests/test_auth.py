@@ -13,12 +13,12 @@ VIEWER_QUERY = "{ viewer { user workspace role } }"
 # timestamps a write would move.
 STATE_QUERY = """
 {
-  prompts(limit: 100) {
+  prompts(limit: 20) {
     pagination { total }
     items {
       id name type updatedAt versionCount
       labels { name version updatedAt }
-      versions(includeArchived: true, limit: 100) {
+      versions(includeArchived: true, limit: 40) {
         pagination { total }
         items {
           version templateText description tags labels models isActive isLatest updatedAt
@@ -34,7 +34,10 @@ PROMPT_VERSION_FIELDS = "{ version templateText tags labels isActive }"
 
 
 async def state(api, key=None):
-    return (await api.gql(STATE_QUERY, key=key)).ok()
+    data = (await api.gql(STATE_QUERY, key=key)).ok()
+    assert data["prompts"]["pagination"]["total"] <= 20  # the page holds every prompt
+    assert all(p["versions"]["pagination"]["total"] <= 40 for p in data["prompts"]["items"])
+    return data
 
 
 async def seed_greet(api, key=None):

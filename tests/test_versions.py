@@ -76,13 +76,13 @@ query($name: String!, $version: VersionSelector, $label: String) {
 SNAPSHOT = (
     """
 {
-  prompts(limit: 100) {
+  prompts(limit: 20) {
     pagination { total }
     items {
       id name fqn type createdAt updatedAt versionCount
       labels { name version updatedAt }
       latestVersion { version }
-      versions(includeArchived: true, limit: 100) { pagination { total } items { id ...V } }
+      versions(includeArchived: true, limit: 40) { pagination { total } items { id ...V } }
     }
   }
 }
@@ -142,8 +142,11 @@ async def version(
 
 
 async def snapshot(api, key: str | None = None) -> dict[str, Any]:
-    """Everything a client can read about a workspace's prompts."""
-    return (await api.gql(SNAPSHOT, key=key)).ok()
+    """Everything a client can read about a workspace's prompts (pages big enough for all)."""
+    data = (await api.gql(SNAPSHOT, key=key)).ok()
+    assert data["prompts"]["pagination"]["total"] <= 20
+    assert all(p["versions"]["pagination"]["total"] <= 40 for p in data["prompts"]["items"])
+    return data
 
 
 async def other_key(api) -> str:

@@ -42,12 +42,12 @@ class ErrorCodes(SchemaExtension):
             return error
         if error.original_error is not None and is_unavailable(error.original_error):
             logger.warning("store unavailable, request %s: %r", request_id, error.original_error)
-            unavailable = StoreUnavailable()
+            unavailable = StoreUnavailable(request_id)
             return GraphQLError(
                 unavailable.message,
                 nodes=error.nodes,
                 path=error.path,
-                extensions={**unavailable.extensions, "requestId": request_id},
+                extensions=unavailable.extensions,
             )
         logger.error(
             "internal error, request %s, path %s",

@@ -354,10 +354,14 @@ class PromptVersion:
 
     @strawberry.field
     async def tags(self, info: Info) -> list[str]:
+        if self.record.tags is not None:
+            return list(self.record.tags)
         return await info.context.loaders.version_tags.load(self.record.version.id)
 
     @strawberry.field
     async def labels(self, info: Info) -> list[str]:
+        if self.record.labels is not None:
+            return list(self.record.labels)
         return await info.context.loaders.version_labels.load(self.record.version.id)
 
     @strawberry.field

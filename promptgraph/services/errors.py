@@ -42,8 +42,9 @@ class StoreUnavailable(ApiError):
     code = "INTERNAL_SERVER_ERROR"
     MESSAGE = "the store is unavailable; retry shortly"
 
-    def __init__(self) -> None:
-        super().__init__(self.MESSAGE, reason="STORE_UNAVAILABLE")
+    def __init__(self, request_id: str | None = None) -> None:
+        extra = {} if request_id is None else {"requestId": request_id}
+        super().__init__(self.MESSAGE, reason="STORE_UNAVAILABLE", **extra)
 
 
 # Constraint name -> the error a client sees when its write breaks it.

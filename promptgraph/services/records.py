@@ -11,10 +11,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class VersionRecord:
-    """A version with its prompt, which every version query joins in."""
+    """A version with its prompt, which every version query joins in.
+
+    A write also hands back the version's tags and labels as its transaction left them, so
+    a mutation's answer never needs a read after the commit, which could fail and make a
+    stored write look failed.
+    """
 
     version: PromptVersion
     prompt: Prompt
+    tags: tuple[str, ...] | None = None
+    labels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

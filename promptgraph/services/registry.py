@@ -279,6 +279,18 @@ async def _overwrite_version(
     await _add_tags(session, db, row.id, content.tags or [])
 
 
+async def _written(session: AsyncSession, row: PromptVersion, prompt: Prompt) -> VersionRecord:
+    """The version with its tags and labels, read inside the write's own transaction."""
+    await session.flush()
+    tags = await session.execute(
+        select(VersionTag.tag).where(VersionTag.version_id == row.id).order_by(VersionTag.tag)
+    )
+    labels = await session.execute(
+        select(PromptLabel.name).where(PromptLabel.version_id == row.id).order_by(PromptLabel.name)
+    )
+    return VersionRecord(row, prompt, tuple(tags.scalars()), tuple(labels.scalars()))
+
+
 async def create_version(
     db: Database, principal: Principal, name: str, version: int, content: VersionContent
 ) -> VersionRecord:
@@ -290,7 +302,7 @@ async def create_version(
         prompt = await _lock_prompt(db, session, principal, name, content.type)
         await _check_models(session, principal, content.models or [])
         row = await _insert_version(db, session, principal, prompt, version, content)
-    return VersionRecord(row, prompt)
+        return await _written(session, row, prompt)
 
 
 async def save_version(
@@ -327,7 +339,7 @@ async def save_version(
         else:
             row = existing
             await _overwrite_version(db, session, principal, row, content)
-    return VersionRecord(row, prompt)
+        return await _written(session, row, prompt)
 
 
 async def set_tags(
@@ -342,7 +354,7 @@ async def set_tags(
         await session.execute(delete(VersionTag).where(VersionTag.version_id == row.id))
         await _add_tags(session, db, row.id, tags)
         row.updated_at = prompt.updated_at
-    return VersionRecord(row, prompt)
+        return await _written(session, row, prompt)
 
 
 async def set_label(
@@ -364,7 +376,7 @@ async def set_label(
                 set_={"version_id": row.id, "updated_at": prompt.updated_at},
             )
         )
-    return VersionRecord(row, prompt)
+        return await _written(session, row, prompt)
 
 
 async def remove_label(db: Database, principal: Principal, name: str, label: str) -> Prompt:
@@ -390,7 +402,7 @@ async def archive_version(
         row = await _version(session, prompt, version)
         row.is_active = not archived
         row.updated_at = prompt.updated_at
-    return VersionRecord(row, prompt)
+        return await _written(session, row, prompt)
 
 
 async def create_integration(
