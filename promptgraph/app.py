@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from promptgraph.body_limit import BodySizeLimit
 from promptgraph.config import Settings
 from promptgraph.db import Database, is_unavailable
-from promptgraph.graphql_http import GraphQLOverHttpRouter
+from promptgraph.graphql_http import AllowOnMethodNotAllowed, GraphQLOverHttpRouter
 from promptgraph.resolvers.context import Context
 from promptgraph.schema import build_schema
 from promptgraph.services.auth import authenticate
@@ -77,4 +77,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     router = GraphQLOverHttpRouter(build_schema(settings), context_getter=get_context)
     app.include_router(router, prefix="/graphql")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AllowOnMethodNotAllowed)
     return app

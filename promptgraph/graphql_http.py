@@ -75,3 +75,27 @@ class GraphQLOverHttpRouter(GraphQLRouter):
             if isinstance(response_data, dict) and "data" not in response_data:
                 response.status_code = 400
         return response
+
+
+class AllowOnMethodNotAllowed:
+    """HTTP requires an Allow header on every 405 (strawberry's plain-text one has none);
+    the only 405 here is an operation GET may not carry, which POST can."""
+
+    def __init__(self, app: Any, allow: str = "POST") -> None:
+        self.app = app
+        self.allow = allow.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_allow(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"allow", self.allow)],
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_allow)

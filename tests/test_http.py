@@ -74,6 +74,7 @@ async def test_mutation_via_get_is_refused_and_changes_nothing(api):
         headers=await auth_headers(api, Accept="application/json"),
     )
     assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
     assert (await api.gql('{ prompt(name: "p") { id } }')).ok() == {"prompt": None}
 
 
