@@ -2,7 +2,7 @@
 
 import argparse
 import asyncio
-import logging
+import copy
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -25,17 +25,30 @@ def _with_database(settings: Settings, work: Callable[[Database], Awaitable[Any]
     return asyncio.run(run())
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus promptgraph's own loggers, in every worker process."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["promptgraph"] = {"handlers": ["default"], "level": "INFO"}
+    return config
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
-    from promptgraph.app import create_app
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     migrations.upgrade(settings.database_url)
     print(f"promptgraph: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
-    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, log_level="info")
+    # Workers are separate processes: each builds its app from the environment.
+    uvicorn.run(
+        "promptgraph.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=_log_config(),
+        log_level="info",
+    )
 
 
 def _keys_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -92,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="apply pending migrations, then serve")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(handler=_serve)
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
