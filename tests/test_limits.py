@@ -18,10 +18,11 @@ async def _count_prompts(api) -> int:
 
 
 def nested_versions(depth: int) -> str:
-    """`prompts > items > latestVersion > prompt > ... > name`: `depth` fields deep."""
+    """`prompts > items > latestVersion > prompt > ... > name`: `depth` fields deep, valid."""
+    wrappers = ["latestVersion" if level % 2 == 0 else "prompt" for level in range(depth - 3)]
     inner = "name"
-    for level in range(depth - 3):
-        inner = f"latestVersion {{ {inner} }}" if level % 2 == 0 else f"prompt {{ {inner} }}"
+    for field in reversed(wrappers):
+        inner = f"{field} {{ {inner} }}"
     return f"{{ prompts {{ items {{ {inner} }} }} }}"
 
 

@@ -4,13 +4,14 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from promptgraph.config import Settings
 from promptgraph.resolvers.mutation import Mutation
 from promptgraph.resolvers.query import Query
+from promptgraph.schema.caching import CACHED_DOCUMENTS, ParseCache
 from promptgraph.schema.errors import ErrorCodes
 from promptgraph.schema.limits import QueryLimitsExtension
 from promptgraph.schema.scalars import SCALAR_MAP
@@ -25,7 +26,14 @@ class PromptGraphSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    extensions: list[Any] = [ErrorCodes, lambda: QueryLimitsExtension(limits=settings.limits)]
+    # Order matters: hooks run in this order (and finish in reverse), and the limits must
+    # see the validation cache's verdict, which would otherwise overwrite theirs.
+    extensions: list[Any] = [
+        ErrorCodes,
+        ParseCache,
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+        lambda: QueryLimitsExtension(limits=settings.limits),
+    ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return PromptGraphSchema(

@@ -230,7 +230,8 @@ class QueryLimitsExtension(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None and context.pre_execution_errors is None:
+        # Runs after the validation cache, which leaves [] when the document is valid.
+        if context.graphql_document is not None and not context.pre_execution_errors:
             error = check(
                 measure(
                     context.schema._schema,
