@@ -223,7 +223,7 @@ def _cpu_seconds(pids: list[int]) -> float:
 # --- a server process ---------------------------------------------------------------------
 
 
-class _ServerPeer:
+class ServerProcess:
     """The process handling shared by every peer: spawn, health, process tree, idle, stop."""
 
     name: str
@@ -366,7 +366,7 @@ def _raise_for_status(response: httpx.Response, what: str) -> Any:
 # --- Arize Phoenix ------------------------------------------------------------------------
 
 
-class PhoenixPeer(_ServerPeer):
+class PhoenixPeer(ServerProcess):
     name = "phoenix"
     database = "peer_phoenix"
 
@@ -452,7 +452,7 @@ print(f"registered {len(prompts)} prompts")
 """
 
 
-class MlflowPeer(_ServerPeer):
+class MlflowPeer(ServerProcess):
     name = "mlflow"
     database = "peer_mlflow"
 
@@ -581,7 +581,7 @@ export default {{
 """
 
 
-class PostGraphilePeer(_ServerPeer):
+class PostGraphilePeer(ServerProcess):
     name = "postgraphile"
 
     def __init__(
