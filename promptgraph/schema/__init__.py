@@ -13,7 +13,7 @@ from promptgraph.resolvers.mutation import Mutation
 from promptgraph.resolvers.query import Query
 from promptgraph.schema.caching import CACHED_DOCUMENTS, ParseCache
 from promptgraph.schema.errors import ErrorCodes
-from promptgraph.schema.limits import QueryLimitsExtension
+from promptgraph.schema.limits import QueryLimitsExtension, RejectNulCharacters
 from promptgraph.schema.scalars import SCALAR_MAP
 
 
@@ -33,6 +33,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ParseCache,
         lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         lambda: QueryLimitsExtension(limits=settings.limits),
+        RejectNulCharacters,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -23,8 +23,11 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     VariableNode,
+    Visitor,
     get_named_type,
+    visit,
 )
 from graphql.language import Lexer, Source, TokenKind
 from strawberry.extensions import SchemaExtension
@@ -32,8 +35,10 @@ from strawberry.extensions import SchemaExtension
 from promptgraph.config import QueryLimits
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-# Deeper queries are reported as this deep: measuring further would only cost recursion.
+# Deeper or costlier queries are reported as this deep or costly: measuring further would
+# only cost recursion, or numbers too large for a JSON integer.
 DEPTH_MEASURED_UP_TO = 200
+COST_MEASURED_UP_TO = 2**53
 
 
 def too_complex(message: str, limit: str, value: int, maximum: int) -> GraphQLError:
@@ -123,7 +128,7 @@ class _Walker:
                 self.measurement.root_fields += 1
             if name.startswith("__"):
                 continue
-            self.measurement.cost += multiplier
+            self.measurement.cost = min(self.measurement.cost + multiplier, COST_MEASURED_UP_TO)
             self.measurement.depth = max(self.measurement.depth, depth)
             if field.selection_set is None or depth >= self.depth_cutoff:
                 continue
@@ -135,7 +140,7 @@ class _Walker:
                 field.selection_set,
                 child_type,
                 depth + 1,
-                multiplier * self._limit(field, definition),
+                min(multiplier * self._limit(field, definition), COST_MEASURED_UP_TO),
                 seen,
             )
 
@@ -245,3 +250,51 @@ class QueryLimitsExtension(SchemaExtension):
             if error is not None:
                 context.pre_execution_errors = [error]
         yield
+
+
+NUL = "\x00"
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class RejectNulCharacters(SchemaExtension):
+    """Neither database stores a NUL character in text, so a request carrying one, in a
+    literal or a variable, is refused up front instead of failing half-way."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and not context.pre_execution_errors:
+            literals = [node.value for node in _string_literals(document)]
+            if _has_nul(literals) or _has_nul(context.variables or {}):
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        "text must not contain NUL (\\u0000) characters",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ]
+        yield
+
+
+def _string_literals(document: DocumentNode) -> list[StringValueNode]:
+    found: list[StringValueNode] = []
+
+    class Collect(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+            found.append(node)
+
+    visit(document, Collect())
+    return found

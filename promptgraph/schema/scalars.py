@@ -14,7 +14,7 @@ from graphql import (
 )
 from strawberry.scalars import JSON
 
-from promptgraph.services.validation import LATEST
+from promptgraph.services.validation import LATEST, MAX_STORED_INT
 
 
 def _serialize_datetime(value: datetime) -> str:
@@ -49,9 +49,11 @@ DATETIME = strawberry.scalar(
 def _parse_selector(value: Any) -> int | str:
     if value == LATEST:
         return LATEST
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_STORED_INT:
         return value
-    raise ValueError(f'VersionSelector must be a positive Int or "latest", got {value!r}')
+    raise ValueError(
+        f'VersionSelector must be an Int from 1 to {MAX_STORED_INT} or "latest", got {value!r}'
+    )
 
 
 def _parse_selector_literal(node: ValueNode, _variables: Any = None) -> int | str:
@@ -112,4 +114,8 @@ BOUNDED_JSON = strawberry.scalar(
     parse_literal=_parse_json_literal,
 )
 
-SCALAR_MAP = {datetime: DATETIME, VersionSelector: VERSION_SELECTOR, JSON: BOUNDED_JSON}
+SCALAR_MAP = {
+    datetime: DATETIME,
+    VersionSelector: VERSION_SELECTOR,
+    JSON: BOUNDED_JSON,
+}

@@ -148,6 +148,8 @@ async def list_versions(
     if prompt_id is not None:
         if not prompt_id.isdigit():
             raise BadUserInput(f"promptId {prompt_id!r} is not a prompt id", field="promptId")
+        if int(prompt_id) > validation.MAX_STORED_INT:
+            return PageResult([], 0, page.offset, page.limit)
         statement = statement.where(Prompt.id == int(prompt_id))
     if tag is not None:
         statement = statement.where(has_tag(validation.tag_filter(tag)))

@@ -3,8 +3,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
-from jinja2.exceptions import SecurityError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptgraph.services.errors import BadUserInput
@@ -26,13 +25,15 @@ def variables_of(sources: Iterable[str]) -> list[str]:
 
 
 def render(source: str, variables: dict[str, Any]) -> str:
+    """Any failure of the template itself (undefined names, bad filters, unsafe access,
+    runaway recursion, type errors in expressions) is the template author's input error."""
     try:
         return _environment.from_string(source).render(variables)
     except UndefinedError as error:
         raise BadUserInput(f"cannot render: {error.message}") from error
-    except SecurityError as error:
-        raise BadUserInput(f"cannot render: {error}") from error
-    except (TypeError, ValueError, ArithmeticError) as error:
+    except RecursionError as error:
+        raise BadUserInput("cannot render: the template recurses too deeply") from error
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as error:
         raise BadUserInput(f"cannot render: {error}") from error
 
 

@@ -19,6 +19,9 @@ MAX_TRACES_PER_CALL = 1000
 # Keeps every statement under the drivers' bound-parameter limits (32,767 on asyncpg).
 ROWS_PER_STATEMENT = 1000
 OUTCOME_FIELDS = ("status", "cost_usd", "latency_ms", "started_at")
+# Generous bounds (a million dollars, a year) that keep sums over any number of traces
+# finite, so averages never overflow.
+OUTCOME_MAXIMA = {"cost_usd": 1e6, "latency_ms": 365 * 24 * 3600 * 1000.0}
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,10 @@ class TraceOutcome:
     def validate(self) -> "TraceOutcome":
         if self.status not in (None, "SUCCESS", "ERROR"):
             raise BadUserInput("status must be SUCCESS or ERROR", field="status")
-        for name in ("cost_usd", "latency_ms"):
+        for name, maximum in OUTCOME_MAXIMA.items():
             value = getattr(self, name)
-            if value is not None and not (value >= 0 and value != float("inf")):
-                raise BadUserInput(f"{name} must be a finite number >= 0", field=name)
+            if value is not None and not 0 <= value <= maximum:
+                raise BadUserInput(f"{name} must be between 0 and {maximum:g}", field=name)
         return self
 
     def given(self) -> dict[str, Any]:

@@ -16,6 +16,8 @@ RESERVED_LABELS = frozenset({"latest"})
 LATEST = "latest"
 
 MAX_LIMIT = 100
+# Ids and version numbers are 32-bit integer columns; a larger number matches nothing.
+MAX_STORED_INT = 2**31 - 1
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
 MAX_USER_NAME_LENGTH = 128
@@ -85,6 +87,8 @@ def tag_filter(tag: str | None) -> str | None:
 def version_number(version: int, field: str = "version") -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BadUserInput(f"{field} must be a positive integer, got {version!r}", field=field)
+    if version > MAX_STORED_INT:
+        raise BadUserInput(f"{field} must be at most {MAX_STORED_INT}, got {version}", field=field)
     return version
 
 
@@ -94,7 +98,7 @@ def version_selector(value: Any, field: str = "version") -> VersionSelector:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
+        return version_number(value, field)
     raise BadUserInput(
         f'{field} must be a positive integer or "latest", got {value!r}', field=field
     )

@@ -68,13 +68,15 @@ class SettledLoader(DataLoader[K, T], Generic[K, T]):
         self._scheduler = scheduler
 
     def load(self, key: K) -> Awaitable[T]:
-        cached = self.cache_map.get(key)
-        if cached is not None and not cached.cancelled():
-            return cached
-        future = self.loop.create_future()
-        self.cache_map.set(key, future)
-        if self.batch is None or self.batch.dispatched:
-            self.batch = Batch()
-            self._scheduler.schedule(self, self.batch)
-        self.batch.add_task(key, future)
-        return future
+        """One future per key, shared by every field that asks for it. Each caller gets a
+        shield of it: when GraphQL cancels one field (a sibling failed), the others that
+        wait for the same key still get their value."""
+        future = self.cache_map.get(key)
+        if future is None or future.cancelled():
+            future = self.loop.create_future()
+            self.cache_map.set(key, future)
+            if self.batch is None or self.batch.dispatched:
+                self.batch = Batch()
+                self._scheduler.schedule(self, self.batch)
+            self.batch.add_task(key, future)
+        return asyncio.shield(future)
