@@ -44,7 +44,7 @@ async def _postgres_admin(statement: str) -> None:
         await connection.close()
 
 
-def _blocking(function: Any, *args: Any) -> Any:
+def run_blocking(function: Any, *args: Any) -> Any:
     """Run set-up that drives its own event loop, even when a test's loop is running."""
     outcome: dict[str, Any] = {}
 
@@ -69,7 +69,7 @@ def _admin(statement: str) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
-    _blocking(migrations.upgrade, f"sqlite+aiosqlite:///{path}")
+    run_blocking(migrations.upgrade, f"sqlite+aiosqlite:///{path}")
     return path
 
 
@@ -77,18 +77,18 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_template() -> Iterator[str]:
     """A migrated database that each test's database is cloned from."""
     try:
-        _blocking(_admin, "SELECT 1")
+        run_blocking(_admin, "SELECT 1")
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         message = f"PostgreSQL unreachable at {POSTGRES_URL}: {error}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     name = f"promptgraph_template_{os.getpid()}"
-    _blocking(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _blocking(_admin, f'CREATE DATABASE "{name}"')
-    _blocking(migrations.upgrade, _url_of(name))
+    run_blocking(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_blocking(_admin, f'CREATE DATABASE "{name}"')
+    run_blocking(migrations.upgrade, _url_of(name))
     yield name
-    _blocking(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_blocking(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _url_of(database: str) -> str:

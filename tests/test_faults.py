@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -33,6 +32,7 @@ import httpx
 import pytest
 
 from promptgraph import migrations
+from tests.conftest import run_blocking
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "promptgraph"
 # Contract: a request the store cannot serve fails fast, with this message (extensions.code
@@ -71,26 +71,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _in_thread(function: Any, *args: Any) -> Any:
-    """Run blocking set-up that drives its own event loop (migrations) off any running loop."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as error:  # re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=120)
-    if thread.is_alive():
-        raise TimeoutError(f"{function!r} did not finish in 120 s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 @dataclass
@@ -235,9 +215,9 @@ def fault_database(cluster: Cluster) -> str:
     """A fresh, migrated database in the throwaway cluster; returns its SQLAlchemy URL."""
     cluster.ensure_running()
     name = f"faults_{uuid.uuid4().hex[:12]}"
-    _in_thread(asyncio.run, _admin(cluster.dsn(), f'CREATE DATABASE "{name}"'))
+    run_blocking(asyncio.run, _admin(cluster.dsn(), f'CREATE DATABASE "{name}"'))
     url = cluster.url(name)
-    _in_thread(migrations.upgrade, url)
+    run_blocking(migrations.upgrade, url)
     return url
 
 
