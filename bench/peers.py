@@ -438,16 +438,22 @@ def _phoenix_version(text: str) -> dict[str, Any]:
 # --- MLflow -------------------------------------------------------------------------------
 
 # Runs with MLflow's own python: the prompts arrive as a JSON file, the server by URI.
+# Registering a version takes about 0.2 s of waiting on the server, so prompts are fed in
+# parallel (each one's versions in order); 2,000 versions one by one took over 6 minutes.
 _MLFLOW_FEED_SCRIPT = """
 import json, sys
+from concurrent.futures import ThreadPoolExecutor
 import mlflow
 mlflow.set_tracking_uri(sys.argv[1])
 with open(sys.argv[2]) as f:
     prompts = json.load(f)
-for p in prompts:
+def feed(p):
     for text in p["versions"]:
         mlflow.genai.register_prompt(name=p["name"], template=text)
     mlflow.genai.set_prompt_alias(p["name"], alias="production", version=p["production"])
+with ThreadPoolExecutor(max_workers=8) as pool:
+    for _ in pool.map(feed, prompts):
+        pass
 print(f"registered {len(prompts)} prompts")
 """
 

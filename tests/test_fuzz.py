@@ -1,20 +1,23 @@
-"""Property-based fuzzing of the GraphQL API (hypothesis-graphql).
+"""Property-based fuzzing of the GraphQL API with hypothesis-graphql.
 
-Random valid queries and mutations are generated from the schema, with argument values
-drawn from pools that hit the seeded rows (names, versions, labels, FQNs, trace ids) as
-well as hostile ones (bad names, huge numbers, odd dates, deep JSON, Jinja snippets), and
-some or all of the arguments moved into variables. Each goes to the ASGI app over HTTP.
-However wrong the input, the answer is never a 5xx, never INTERNAL_SERVER_ERROR, and every
-error carries a contract code; a viewer's writes are FORBIDDEN.
+Queries and mutations are generated from the schema (valid ones, and in one test ones that
+break it in one place), then reshaped a little: some optional arguments left out, a few
+values taken from pools that name the seeded rows (names, labels, FQNs, templates; see
+HINTS), some or all arguments moved into variables. Scalars come from pools of their own,
+mostly valid, partly hostile (huge numbers, odd dates, deep JSON, NULs, Jinja snippets).
+Each operation goes over HTTP to the ASGI app, with an admin's or a viewer's key. However
+wrong the input, the answer is never a 5xx, never INTERNAL_SERVER_ERROR, every error
+carries a contract code, and a viewer's writes are FORBIDDEN.
 
 A failure reports the request, the response and the server log (with its traceback).
 PROMPTGRAPH_FUZZ_EXAMPLES sets the examples per test (default 150); under CI the examples
 are derandomized, so a run is reproducible. Failures are not shrunk unless
-PROMPTGRAPH_FUZZ_SHRINK is set.
+PROMPTGRAPH_FUZZ_SHRINK is set. `--hypothesis-show-statistics` shows how each root field
+fared. FOUND keeps the failures found so far, reduced by hand, as fixed cases.
 
 Hypothesis drives a synchronous test function, so the app, its database and the HTTP
-client live on an event loop in a background thread, for the whole module, and each
-request is handed to that loop.
+client live on an event loop in a background thread, for the whole module (one seeded
+database per backend), and each request is handed to that loop.
 """
 
 import asyncio
@@ -28,7 +31,7 @@ import shutil
 import threading
 import traceback
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -360,6 +363,12 @@ def operations(mode: Mode = Mode.POSITIVE) -> st.SearchStrategy[tuple[Any, ...]]
     )
 
 
+@dataclass
+class Choice:
+    omitted: set[str]
+    exclusive: set[str]
+
+
 class _Shape(graphql.Visitor):
     """Leaves out some optional arguments and input fields (hypothesis-graphql gives every
     one, if only as null, while many lookups and inputs take exactly one of two), and
@@ -369,28 +378,31 @@ class _Shape(graphql.Visitor):
         super().__init__()
         self.type_info = type_info
         self.choose = choose
-        self.arguments: set[str] = set()  # to leave out, of the field being visited
-        self.fields: list[set[str]] = []  # to leave out, of each input object being visited
+        # Of the field and of each input object being visited: the arguments or fields to
+        # leave out, and those kept as the one of their EXCLUSIVE group.
+        self.arguments: Choice = Choice(set(), set())
+        self.fields: list[Choice] = []
 
-    def _some_of(self, optional: list[str]) -> set[str]:
-        """Those to leave out: each with the same chance, drawn for the field or object;
-        and mostly all but one of each group of EXCLUSIVE arguments or fields."""
+    def _some_of(self, optional: list[str], defined: Iterable[str]) -> Choice:
+        """Leaves out each with the same chance, drawn for the field or object, and mostly
+        all but one of each group of EXCLUSIVE arguments or fields (of those defined)."""
         keep = self.choose.choice([0.2, 0.5, 0.8, 1.0])
-        omitted = {name for name in optional if self.choose.random() >= keep}
+        choice = Choice({name for name in optional if self.choose.random() >= keep}, set())
         for group in EXCLUSIVE:
             present = sorted(group.intersection(optional))
-            if present and self.choose.random() < 0.9:
+            if present and group <= set(defined) and self.choose.random() < 0.9:
                 kept = self.choose.choice(present)
-                omitted |= set(present) - {kept}
-                omitted.discard(kept)
-        return omitted
+                choice.omitted |= set(present) - {kept}
+                choice.omitted.discard(kept)
+                choice.exclusive.add(kept)
+        return choice
 
-    def _hinted(self, node: Any) -> Any:
+    def _hinted(self, node: Any, choice: Choice) -> Any:
         """The argument or input field with another value, or None to keep it as it is."""
         name, value = node.name.value, node.value
-        # One of an EXCLUSIVE group that was kept, maybe as the only one: mostly not null.
+        # The one kept of an EXCLUSIVE group: mostly not null.
         if (
-            name in ADDITIONS
+            name in choice.exclusive
             and isinstance(value, graphql.NullValueNode)
             and self.choose.random() < 0.9
         ):
@@ -412,11 +424,14 @@ class _Shape(graphql.Visitor):
                 for argument in node.arguments or ()
                 if argument.name.value in arguments
                 and not graphql.is_required_argument(arguments[argument.name.value])
-            ]
+            ],
+            arguments,
         )
 
     def enter_argument(self, node: graphql.ArgumentNode, *_: Any) -> Any:
-        return graphql.REMOVE if node.name.value in self.arguments else self._hinted(node)
+        if node.name.value in self.arguments.omitted:
+            return graphql.REMOVE
+        return self._hinted(node, self.arguments)
 
     def enter_object_value(self, node: graphql.ObjectValueNode, *_: Any) -> Any:
         input_type = graphql.get_named_type(self.type_info.get_input_type())
@@ -424,7 +439,8 @@ class _Shape(graphql.Visitor):
         given = [field.name.value for field in node.fields if field.name.value in fields]
         self.fields.append(
             self._some_of(
-                [name for name in given if not graphql.is_required_input_field(fields[name])]
+                [name for name in given if not graphql.is_required_input_field(fields[name])],
+                fields,
             )
         )
         # hypothesis-graphql gives a few of an input's optional fields: mostly add one of
@@ -442,9 +458,8 @@ class _Shape(graphql.Visitor):
         self.fields.pop()
 
     def enter_object_field(self, node: graphql.ObjectFieldNode, *_: Any) -> Any:
-        if self.fields and node.name.value in self.fields[-1]:
-            return graphql.REMOVE
-        return self._hinted(node)
+        choice = self.fields[-1] if self.fields else Choice(set(), set())
+        return graphql.REMOVE if node.name.value in choice.omitted else self._hinted(node, choice)
 
 
 class _ToVariables(graphql.Visitor):
@@ -797,6 +812,19 @@ FOUND = {
     "selector-out-of-range": [
         ('{ promptVersion(name: "greeting", version: 2147483648) { id } }', {}),
         ('{ promptVersion(fqn: "prompt:fuzz/greeting:99999999999999999999") { id } }', {}),
+    ],
+    "version-beyond-int32": [
+        (
+            "mutation($input: CreatePromptVersionInput!) {"
+            " createPromptVersion(input: $input) { version } }",
+            {"input": {"name": "last", "templateText": "x", "version": 2**31 - 1}},
+        ),
+        (
+            'mutation { savePromptVersion(input: {name: "last", templateText: "y",'
+            " autoIncrement: true}) { version } }",
+            {},
+        ),
+        ('{ prompt(name: "last") { latestVersion { version } } }', {}),
     ],
     "cost-beyond-64-bits": [
         (
