@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
-# A database that is down refuses connections at once, or within the connect timeout, so
-# requests fail fast then; a pool merely busy under load makes requests queue, for longer.
-CONNECT_TIMEOUT_S = 3
+# A database that is down refuses connections at once, so requests fail fast then; the
+# connect timeout only bounds a database that does not answer at all, and is generous
+# because a loaded machine can take seconds to start a backend. A pool merely busy under
+# load makes requests queue, for longer.
+CONNECT_TIMEOUT_S = 10
 POOL_TIMEOUT_S = 30
 
 

@@ -307,15 +307,19 @@ version_selectors = mostly(
 _json_keys = st.sampled_from(
     ["who", "place", "customer", "question", "temperature"]
 ) | st.from_regex(r"[_A-Za-z][_0-9A-Za-z]{0,7}", fullmatch=True)
+
+
+def _json_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(_json_keys, children, max_size=4)
+
+
 _json = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(_json_keys, children, max_size=4)
-    ),
+    _json_containers,
     max_leaves=16,
 )
 json_values = mostly(
