@@ -550,7 +550,7 @@ def git_commit() -> str:
         ).stdout.strip()
 
     commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git("status", "--porcelain")
     return commit + (" (with uncommitted changes)" if dirty else "")
 
 
