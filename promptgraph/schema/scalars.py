@@ -76,10 +76,15 @@ MAX_JSON_DEPTH = 32
 
 
 def _json_depth(value: Any) -> int:
-    """Nesting depth of a JSON value or literal, without recursion (it may be hostile)."""
+    """Nesting depth of a JSON value or literal, without recursion (it may be hostile).
+    Integers beyond 64 bits are refused on the way: no JSON encoder downstream takes them."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, IntValueNode):
+            item = int(item.value)
+        if isinstance(item, int) and not -(2**63) <= item < 2**63:
+            raise ValueError("JSON integers must fit in 64 bits")
         if isinstance(item, ObjectValueNode):
             item = [field.value for field in item.fields]
         elif isinstance(item, ListValueNode):

@@ -331,6 +331,8 @@ async def save_version(
                 )
             ).scalar_one()
             target = highest + 1
+            if target > validation.MAX_STORED_INT:
+                raise BadUserInput(f"prompt {name!r} has no version numbers left")
         else:
             target = version or 1
         existing = await _find_version(session, prompt, target)
