@@ -175,39 +175,26 @@ def measure(
     return walker.measurement
 
 
+# (measured value, limit field, `extensions.limit`, message), in the order they are checked.
+_CHECKS = (
+    ("depth", "max_depth", "maxDepth", "query depth {value} exceeds the limit of {max}"),
+    ("aliases", "max_aliases", "maxAliases", "{value} aliases exceed the limit of {max}"),
+    (
+        "root_fields",
+        "max_root_fields",
+        "maxRootFields",
+        "{value} root fields exceed the limit of {max}",
+    ),
+    ("cost", "max_cost", "maxCost", "query cost {value} nodes exceeds the budget of {max}"),
+)
+
+
 def check(measurement: Measurement, limits: QueryLimits) -> GraphQLError | None:
-    if measurement.depth > limits.max_depth:
-        return too_complex(
-            f"query depth {measurement.depth} exceeds the limit of {limits.max_depth} "
-            "(PROMPTGRAPH_MAX_DEPTH)",
-            "maxDepth",
-            measurement.depth,
-            limits.max_depth,
-        )
-    if measurement.aliases > limits.max_aliases:
-        return too_complex(
-            f"{measurement.aliases} aliases exceed the limit of {limits.max_aliases} "
-            "(PROMPTGRAPH_MAX_ALIASES)",
-            "maxAliases",
-            measurement.aliases,
-            limits.max_aliases,
-        )
-    if measurement.root_fields > limits.max_root_fields:
-        return too_complex(
-            f"{measurement.root_fields} root fields exceed the limit of "
-            f"{limits.max_root_fields} (PROMPTGRAPH_MAX_ROOT_FIELDS)",
-            "maxRootFields",
-            measurement.root_fields,
-            limits.max_root_fields,
-        )
-    if measurement.cost > limits.max_cost:
-        return too_complex(
-            f"query cost {measurement.cost} nodes exceeds the budget of {limits.max_cost} "
-            "(PROMPTGRAPH_MAX_COST)",
-            "maxCost",
-            measurement.cost,
-            limits.max_cost,
-        )
+    for measured, setting, name, message in _CHECKS:
+        value, maximum = getattr(measurement, measured), getattr(limits, setting)
+        if value > maximum:
+            text = message.format(value=value, max=maximum)
+            return too_complex(f"{text} (PROMPTGRAPH_{setting.upper()})", name, value, maximum)
     return None
 
 
