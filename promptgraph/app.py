@@ -13,8 +13,9 @@ from promptgraph.config import Settings
 from promptgraph.db import Database, is_unavailable
 from promptgraph.graphql_http import AllowOnMethodNotAllowed, GraphQLOverHttpRouter
 from promptgraph.resolvers.context import Context
+from promptgraph.response_cache import ResponseCache, ticket_of
 from promptgraph.schema import build_schema
-from promptgraph.services.auth import authenticate
+from promptgraph.services.auth import Authenticator
 from promptgraph.services.errors import StoreUnavailable, Unauthenticated
 
 logger = logging.getLogger("promptgraph")
@@ -42,18 +43,23 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         if db is None:
             await database.dispose()
 
+    authenticator = Authenticator(database)
+
     async def get_context(request: Request) -> Context:
         request_id = uuid.uuid4().hex
         if _is_graphiql_page(request):
             return Context(database, None, request_id)
         try:
-            principal = await authenticate(database, _bearer_token(request))
+            principal = await authenticator.principal(_bearer_token(request))
         except Exception as error:
             if is_unavailable(error):
                 logger.warning("store unavailable, request %s: %r", request_id, error)
                 raise StoreUnavailable(request_id) from error
             raise
-        return Context(database, principal, request_id)
+        ticket = ticket_of(request.scope)
+        if ticket is not None:
+            ticket.workspace_id = principal.workspace_id
+        return Context(database, principal, request_id, ticket)
 
     app = FastAPI(title="promptgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.db = database
@@ -76,6 +82,9 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
 
     router = GraphQLOverHttpRouter(build_schema(settings), context_getter=get_context)
     app.include_router(router, prefix="/graphql")
+    app.add_middleware(
+        ResponseCache, feed=database.changes, max_bytes=settings.response_cache_bytes
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AllowOnMethodNotAllowed)
     return app

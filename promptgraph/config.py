@@ -27,6 +27,9 @@ class Settings:
     limits: QueryLimits = field(default_factory=QueryLimits)
     introspection: bool = True
     max_body_bytes: int = 1024 * 1024
+    # Memory per process for whole answers to repeated registry reads (PostgreSQL only); 0
+    # turns the response cache off.
+    response_cache_bytes: int = 64 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -44,4 +47,5 @@ class Settings:
             introspection=env.get("PROMPTGRAPH_INTROSPECTION", "true").lower()
             not in {"0", "false", "no", "off"},
             max_body_bytes=int(env.get("PROMPTGRAPH_MAX_BODY_BYTES", 1024 * 1024)),
+            response_cache_bytes=int(env.get("PROMPTGRAPH_RESPONSE_CACHE_BYTES", 64 * 1024 * 1024)),
         )

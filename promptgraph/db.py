@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from promptgraph.changes import ChangeFeed
+
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 # A database that is down refuses connections at once, so requests fail fast then; the
 # connect timeout only bounds a database that does not answer at all, and is generous
@@ -99,21 +101,29 @@ class Database:
             _configure_sqlite(
                 self.read_engine, begin="BEGIN", busy_timeout_ms=sqlite_busy_timeout_ms
             )
+            self.changes: ChangeFeed | None = None
         else:
-            self.write_engine = self.read_engine = create_async_engine(
+            # No pre-ping: it would cost a round trip per checkout. A connection found dead
+            # in use fails that request as unavailable and the pool drops its connections.
+            self.write_engine = create_async_engine(
                 self.url,
                 pool_size=10,
                 max_overflow=20,
-                pool_pre_ping=True,
                 pool_timeout=POOL_TIMEOUT_S,
                 connect_args={"timeout": CONNECT_TIMEOUT_S},
             )
+            # Reads run each statement on its own (autocommit), which READ COMMITTED would
+            # give them anyway, without the two round trips of BEGIN and ROLLBACK.
+            self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.changes = ChangeFeed(self.url)
         self._readers = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._writers = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
     @property
     def engines(self) -> list[AsyncEngine]:
-        return list({id(e): e for e in (self.write_engine, self.read_engine)}.values())
+        """One per pool (PostgreSQL's read engine shares the write engine's pool)."""
+        engines = (self.write_engine, self.read_engine)
+        return list({id(e.sync_engine.pool): e for e in engines}.values())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -139,5 +149,7 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        if self.changes is not None:
+            await self.changes.close()
         for engine in self.engines:
             await engine.dispose()

@@ -11,7 +11,7 @@ from strawberry.types import ExecutionContext
 from promptgraph.config import Settings
 from promptgraph.resolvers.mutation import Mutation
 from promptgraph.resolvers.query import Query
-from promptgraph.schema.caching import CACHED_DOCUMENTS, ParseCache
+from promptgraph.schema.caching import CACHED_DOCUMENTS, MarkCacheableAnswers, ParseCache
 from promptgraph.schema.errors import ErrorCodes
 from promptgraph.schema.limits import QueryLimitsExtension, RejectNulCharacters
 from promptgraph.schema.scalars import SCALAR_MAP
@@ -34,6 +34,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         lambda: QueryLimitsExtension(limits=settings.limits),
         RejectNulCharacters,
+        MarkCacheableAnswers,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

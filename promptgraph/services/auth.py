@@ -3,12 +3,14 @@
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select, update
 
+from promptgraph import changes
 from promptgraph.db import Database
 from promptgraph.models import ApiKey, User, Workspace, utcnow
 from promptgraph.services import validation
@@ -88,6 +90,54 @@ async def authenticate(db: Database, token: str | None) -> Principal:
     )
 
 
+@dataclass(frozen=True)
+class _KnownKey:
+    principal: Principal
+    epoch: int
+    generation: int
+
+
+class Authenticator:
+    """`authenticate`, remembering the principals of keys seen lately for as long as their
+    workspace is unchanged, which revoking a key is not (promptgraph/changes.py): a revoked
+    key is refused from the moment its revocation is acknowledged, by every process."""
+
+    def __init__(self, db: Database, max_keys: int = 10_000) -> None:
+        self.db = db
+        self.max_keys = max_keys
+        self._known: OrderedDict[str, _KnownKey] = OrderedDict()
+
+    async def principal(self, token: str | None) -> Principal:
+        feed = self.db.changes
+        if feed is None or not token:
+            return await authenticate(self.db, token)
+        feed.start()
+        # Looked up by digest, so the process does not hold on to keys themselves.
+        digest = _sha256(token)
+        known = self._known.get(digest)
+        if known is not None:
+            self._known.move_to_end(digest)
+            workspace_id = known.principal.workspace_id
+            if (
+                await feed.barrier()
+                and known.epoch == feed.epoch
+                and known.generation == feed.generation(workspace_id)
+            ):
+                return known.principal
+            # Others may have dropped it while this one awaited the barrier.
+            self._known.pop(digest, None)
+        epoch, sequence = feed.epoch, feed.sequence
+        principal = await authenticate(self.db, token)
+        # Kept only if no change at all was counted meanwhile, so the generation now is the
+        # one the lookup saw.
+        if feed.connected and (feed.epoch, feed.sequence) == (epoch, sequence):
+            generation = feed.generation(principal.workspace_id)
+            self._known[digest] = _KnownKey(principal, epoch, generation)
+            if len(self._known) > self.max_keys:
+                self._known.popitem(last=False)
+        return principal
+
+
 async def ensure_user(db: Database, workspace: str, user: str) -> tuple[int, int]:
     """Workspace and user ids, creating either if needed (safe under concurrency)."""
     async with db.write() as session:
@@ -149,12 +199,16 @@ async def revoke_key(db: Database, key_id: str) -> None:
     """Revoking an already revoked key is a no-op; an unknown id is NOT_FOUND."""
     async with db.write() as session:
         found = (
-            await session.execute(select(ApiKey.id).where(ApiKey.public_id == key_id))
-        ).scalar_one_or_none()
+            await session.execute(
+                select(ApiKey.id, ApiKey.workspace_id).where(ApiKey.public_id == key_id)
+            )
+        ).first()
         if found is None:
             raise NotFound(f"no API key with id {key_id!r}")
         await session.execute(
             update(ApiKey)
-            .where(ApiKey.id == found, ApiKey.revoked_at.is_(None))
+            .where(ApiKey.id == found.id, ApiKey.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
+        # Answers cached for this key must not outlive it.
+        await changes.announce(session, found.workspace_id)

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptgraph import changes
 from promptgraph.db import Database
 from promptgraph.models import (
     Integration,
@@ -112,10 +113,12 @@ def _split_model(model: str) -> tuple[str, str]:
 
 
 @asynccontextmanager
-async def _transaction(db: Database) -> AsyncIterator[AsyncSession]:
+async def _transaction(db: Database, principal: Principal) -> AsyncIterator[AsyncSession]:
+    """A write to the principal's workspace, announced to every cache when it commits."""
     try:
         async with db.write() as session:
             yield session
+            await changes.announce(session, principal.workspace_id)
     except IntegrityError as error:
         raise_for_integrity_error(error)
 
@@ -298,7 +301,7 @@ async def create_version(
     principal.require(Role.EDITOR)
     validation.version_number(version)
     content.validate()
-    async with _transaction(db) as session:
+    async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, content.type)
         await _check_models(session, principal, content.models or [])
         row = await _insert_version(db, session, principal, prompt, version, content)
@@ -319,7 +322,7 @@ async def save_version(
     if version is not None:
         validation.version_number(version)
     content.validate()
-    async with _transaction(db) as session:
+    async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, content.type)
         await _check_models(session, principal, content.models or [])
         if auto_increment:
@@ -350,7 +353,7 @@ async def set_tags(
     principal.require(Role.EDITOR)
     validation.version_number(version)
     tags = validation.tags(tags)
-    async with _transaction(db) as session:
+    async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, None)
         row = await _version(session, prompt, version)
         await session.execute(delete(VersionTag).where(VersionTag.version_id == row.id))
@@ -366,7 +369,7 @@ async def set_label(
     principal.require(Role.EDITOR)
     validation.label_name(label)
     validation.version_number(version)
-    async with _transaction(db) as session:
+    async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, None)
         row = await _version(session, prompt, version)
         statement = db.insert(PromptLabel).values(
@@ -384,7 +387,7 @@ async def set_label(
 async def remove_label(db: Database, principal: Principal, name: str, label: str) -> Prompt:
     principal.require(Role.EDITOR)
     validation.label_name(label)
-    async with _transaction(db) as session:
+    async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, None)
         removed = await session.execute(
             delete(PromptLabel).where(PromptLabel.prompt_id == prompt.id, PromptLabel.name == label)
@@ -399,7 +402,7 @@ async def archive_version(
 ) -> VersionRecord:
     principal.require(Role.EDITOR)
     validation.version_number(version)
-    async with _transaction(db) as session:
+    async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, None)
         row = await _version(session, prompt, version)
         row.is_active = not archived
@@ -422,6 +425,6 @@ async def create_integration(
         provider=provider,
         models=sorted(set(models)),
     )
-    async with _transaction(db) as session:
+    async with _transaction(db, principal) as session:
         session.add(row)
     return row

@@ -1,0 +1,174 @@
+"""Whole answers to repeated registry reads, served without parsing, auth or SQL.
+
+Agents fetch the same few prompt versions over and over with the same key, so a POST to
+/graphql whose key, headers and body match an earlier successful registry-only query (see
+`schema/caching.py`) gets that query's answer again, as long as nothing in its workspace
+has changed since. Changes are counted by the `ChangeFeed`; before an answer is reused its
+barrier makes sure every write acknowledged so far, by any process, has been counted, so no
+client is ever sent a version older than one it was told was written. Revoking a key counts
+as a change in its workspace, so a revoked key's answers go too.
+
+Only PostgreSQL announces changes; on SQLite nothing is cached.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from promptgraph.changes import ChangeFeed
+
+STATE_KEY = "response_cache"
+CACHED_HEADERS = (b"authorization", b"accept", b"content-type")
+
+CacheKey = tuple[bytes, ...]
+
+
+@dataclass
+class Ticket:
+    """What a request that missed the cache learns on its way, to decide whether its answer
+    may be kept: the feed's position when it started, its workspace, and whether the query
+    was a successful registry-only one."""
+
+    epoch: int
+    sequence: int
+    workspace_id: int | None = None
+    cacheable: bool = False
+
+
+@dataclass
+class Entry:
+    epoch: int
+    workspace_id: int
+    generation: int
+    start: Message
+    body: bytes
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.body)
+
+
+def ticket_of(scope: Scope) -> Ticket | None:
+    ticket = scope.get("state", {}).get(STATE_KEY)
+    return ticket if isinstance(ticket, Ticket) else None
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), messages
+
+
+class ResponseCache:
+    def __init__(
+        self, app: ASGIApp, feed: ChangeFeed | None, max_bytes: int, path: str = "/graphql"
+    ) -> None:
+        self.app = app
+        self.feed = feed
+        self.max_bytes = max_bytes
+        self.path = path
+        self._entries: OrderedDict[CacheKey, Entry] = OrderedDict()
+        self._bytes = 0
+
+    def _key(self, scope: Scope, body: bytes) -> CacheKey:
+        headers = dict(scope["headers"])
+        return (*(headers.get(name, b"") for name in CACHED_HEADERS), body)
+
+    def _valid(self, entry: Entry) -> bool:
+        feed = self.feed
+        assert feed is not None
+        return entry.epoch == feed.epoch and entry.generation == feed.generation(entry.workspace_id)
+
+    def _drop(self, key: CacheKey) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size + len(key[-1])
+
+    def _keep(self, key: CacheKey, entry: Entry) -> None:
+        size = entry.size + len(key[-1])
+        if size > self.max_bytes // 16:
+            return
+        self._drop(key)
+        self._entries[key] = entry
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        feed = self.feed
+        if (
+            feed is None
+            or self.max_bytes <= 0
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != self.path
+        ):
+            await self.app(scope, receive, send)
+            return
+        feed.start()
+        body, messages = await _read_body(receive)
+        key = self._key(scope, body)
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            if await feed.barrier() and self._valid(entry):
+                await send(entry.start)
+                await send({"type": "http.response.body", "body": entry.body})
+                return
+            # Others may have dropped or replaced it while this one awaited the barrier.
+            if feed.connected and self._entries.get(key) is entry:
+                self._drop(key)
+
+        ticket = Ticket(feed.epoch, feed.sequence)
+        scope.setdefault("state", {})[STATE_KEY] = ticket
+        sent: list[Message] = []
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        async def send_and_keep(message: Message) -> None:
+            sent.append(message)
+            await send(message)
+
+        await self.app(scope, replay, send_and_keep)
+        self._consider(key, ticket, sent)
+
+    def _consider(self, key: CacheKey, ticket: Ticket, sent: list[Message]) -> None:
+        """Keep the answer if it may be reused: a successful registry-only query, during
+        which the feed was listening throughout and counted no change at all (so the
+        workspace's generation now is the one its reads saw)."""
+        feed = self.feed
+        assert feed is not None
+        if not (
+            ticket.cacheable
+            and ticket.workspace_id is not None
+            and feed.connected
+            and feed.epoch == ticket.epoch
+            and feed.sequence == ticket.sequence
+            and len(sent) == 2
+            and sent[0]["type"] == "http.response.start"
+            and sent[0]["status"] == 200
+            and not sent[1].get("more_body", False)
+        ):
+            return
+        start: dict[str, Any] = dict(sent[0])
+        self._keep(
+            key,
+            Entry(
+                epoch=ticket.epoch,
+                workspace_id=ticket.workspace_id,
+                generation=feed.generation(ticket.workspace_id),
+                start=start,
+                body=sent[1].get("body", b""),
+            ),
+        )
