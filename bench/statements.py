@@ -4,6 +4,7 @@ left out."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -26,6 +27,19 @@ class StatementCounter:
             self.count += 1
 
 
+async def _steady(db: Database) -> None:
+    """Counts are for a server in its steady state, whose change feed listens (until it
+    does, nothing is cached, not even the key's principal)."""
+    if db.changes is None:
+        return
+    db.changes.start()
+    for _ in range(100):
+        if await db.changes.barrier():
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("promptgraph's change feed did not start listening")
+
+
 async def count_statements(url: str, key: str, bodies: dict[str, dict[str, Any]]) -> dict[str, int]:
     """Statements for each GraphQL body, sent twice: the second, with warm caches, counts."""
     db = Database(url)
@@ -34,6 +48,7 @@ async def count_statements(url: str, key: str, bodies: dict[str, dict[str, Any]]
     headers = {"Authorization": f"Bearer {key}"}
     counts: dict[str, int] = {}
     try:
+        await _steady(db)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             for name, body in bodies.items():
                 for _ in range(2):

@@ -86,6 +86,11 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str, busy_timeout_ms: int) 
         connection.exec_driver_sql(begin)
 
 
+def insert_for(dialect: str) -> Any:
+    """The INSERT construct supporting ON CONFLICT of a dialect."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 class Database:
     def __init__(self, url: str | URL, *, sqlite_busy_timeout_ms: int = 30_000) -> None:
         self.url = normalize_url(url)
@@ -122,8 +127,11 @@ class Database:
     @property
     def engines(self) -> list[AsyncEngine]:
         """One per pool (PostgreSQL's read engine shares the write engine's pool)."""
-        engines = (self.write_engine, self.read_engine)
-        return list({id(e.sync_engine.pool): e for e in engines}.values())
+        by_pool: dict[int, AsyncEngine] = {}
+        for engine in (self.write_engine, self.read_engine):
+            # The first of each pool: an engine's events also fire for engines derived from it.
+            by_pool.setdefault(id(engine.sync_engine.pool), engine)
+        return list(by_pool.values())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -138,7 +146,7 @@ class Database:
 
     def insert(self, table: Table | type) -> Any:
         """An INSERT supporting ON CONFLICT for this database's dialect."""
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        return insert_for(self.dialect)(table)
 
     async def ping(self) -> bool:
         try:

@@ -1,14 +1,16 @@
 """Recording which version each trace used, and how each trace went."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Insert, Select, bindparam, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from promptgraph.db import Database
+from promptgraph.db import Database, insert_for
 from promptgraph.models import Prompt, PromptVersion, Trace, Usage, utcnow
 from promptgraph.models.analytics import NO_SPAN
 from promptgraph.services import validation
@@ -16,8 +18,6 @@ from promptgraph.services.auth import Principal, Role
 from promptgraph.services.errors import BadUserInput, NotFound
 
 MAX_TRACES_PER_CALL = 1000
-# Keeps every statement under the drivers' bound-parameter limits (32,767 on asyncpg).
-ROWS_PER_STATEMENT = 1000
 OUTCOME_FIELDS = ("status", "cost_usd", "latency_ms", "started_at")
 # Generous bounds (a million dollars, a year) that keep sums over any number of traces
 # finite, so averages never overflow.
@@ -59,7 +59,7 @@ def _merge(outcomes: Sequence[TraceOutcome]) -> list[dict[str, Any]]:
 
 
 async def _upsert_outcomes(
-    db: Database, session: Any, workspace_id: int, outcomes: Sequence[TraceOutcome]
+    connection: AsyncConnection, workspace_id: int, outcomes: Sequence[TraceOutcome]
 ) -> None:
     now = utcnow()
     rows = [
@@ -71,19 +71,8 @@ async def _upsert_outcomes(
         }
         for row in _merge(outcomes)
     ]
-    if not rows:
-        return
-    statement = db.insert(Trace).values(rows)
-    excluded = statement.excluded
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Trace.workspace_id, Trace.trace_id],
-            set_={
-                **{f: func.coalesce(excluded[f], getattr(Trace, f)) for f in OUTCOME_FIELDS},
-                "updated_at": excluded.updated_at,
-            },
-        )
-    )
+    if rows:
+        await connection.execute(_statements(connection.dialect.name).upsert_outcomes, rows)
 
 
 @dataclass(frozen=True)
@@ -97,21 +86,49 @@ class UsageRecord:
 
 
 async def _version_ids(
-    session: Any, principal: Principal, usages: Sequence[UsageRecord]
+    connection: AsyncConnection, principal: Principal, usages: Sequence[UsageRecord]
 ) -> dict[tuple[str, int], int]:
     wanted = {(usage.prompt_name, usage.version) for usage in usages}
-    rows = await session.execute(
-        select(Prompt.name, PromptVersion.version, PromptVersion.id)
-        .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-        .where(
-            Prompt.workspace_id == principal.workspace_id,
-            tuple_(Prompt.name, PromptVersion.version).in_(wanted),
-        )
+    rows = await connection.execute(
+        _statements(connection.dialect.name).version_ids,
+        {"workspace_id": principal.workspace_id, "wanted": sorted(wanted)},
     )
     found = {(name, version): version_id for name, version, version_id in rows}
     for name, version in sorted(wanted - found.keys()):
         raise NotFound(f"version {version} of prompt {name!r} not found")
     return found
+
+
+@dataclass(frozen=True)
+class _Statements:
+    version_ids: Select[tuple[str, int, int]]
+    insert_usages: Insert
+    upsert_outcomes: Insert
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    """Built once: on this hot path, building a statement and computing its cache key cost
+    more than running it. Every statement has one shape whatever the rows, so many rows go
+    as one batch."""
+    insert = insert_for(dialect)
+    upsert = insert(Trace)
+    return _Statements(
+        version_ids=select(Prompt.name, PromptVersion.version, PromptVersion.id)
+        .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+        .where(
+            Prompt.workspace_id == bindparam("workspace_id"),
+            tuple_(Prompt.name, PromptVersion.version).in_(bindparam("wanted", expanding=True)),
+        ),
+        insert_usages=insert(Usage).on_conflict_do_nothing(),
+        upsert_outcomes=upsert.on_conflict_do_update(
+            index_elements=[Trace.workspace_id, Trace.trace_id],
+            set_={
+                **{f: func.coalesce(upsert.excluded[f], getattr(Trace, f)) for f in OUTCOME_FIELDS},
+                "updated_at": upsert.excluded.updated_at,
+            },
+        ),
+    )
 
 
 async def record_usages(
@@ -129,7 +146,9 @@ async def record_usages(
     for outcome in outcomes:
         outcome.validate()
     async with db.write() as session:
-        version_ids = await _version_ids(session, principal, usages) if usages else {}
+        # Core, not the ORM: these are plain rows, and this is the hot write path.
+        connection = await session.connection()
+        version_ids = await _version_ids(connection, principal, usages) if usages else {}
         now = utcnow()
         rows = [
             {
@@ -141,10 +160,9 @@ async def record_usages(
             }
             for usage in usages
         ]
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start : start + ROWS_PER_STATEMENT]
-            await session.execute(db.insert(Usage).values(chunk).on_conflict_do_nothing())
-        await _upsert_outcomes(db, session, principal.workspace_id, outcomes)
+        if rows:
+            await connection.execute(_statements(db.dialect).insert_usages, rows)
+        await _upsert_outcomes(connection, principal.workspace_id, outcomes)
 
 
 async def record_usage(
