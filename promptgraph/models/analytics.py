@@ -18,6 +18,13 @@ class Trace(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("workspace_id", "trace_id", name="uq_trace_workspace_trace"),
         CheckConstraint("status IN ('SUCCESS', 'ERROR')", name="status"),
+        # Metrics fetch the traces of a set of usages by an array of trace ids, one probe per
+        # id; with the outcome in the index (PostgreSQL) the table itself is not read.
+        Index(
+            "ix_trace_outcome",
+            "trace_id",
+            postgresql_include=["workspace_id", "status", "cost_usd", "latency_ms", "started_at"],
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
-from sqlalchemy.sql import Subquery
+from sqlalchemy import ColumnElement, Float, and_, any_, case, cast, func, literal, select
+from sqlalchemy.sql import FromClause, Subquery
 
 from promptgraph.db import Database
 from promptgraph.models import Trace, Usage
@@ -99,26 +99,70 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
-def _usage_time() -> ColumnElement[datetime]:
-    return func.coalesce(Trace.started_at, Usage.recorded_at, type_=UTCDateTime)
+def _outcomes(db: Database, version_ids: set[int]) -> FromClause:
+    """The traces the usages of `version_ids` can link to, with their outcome.
+
+    On PostgreSQL, the traces are fetched by the array of those usages' trace ids: one probe
+    per id, in trace-id order, into an index that holds the outcome (`ix_trace_outcome`, so the
+    table itself is not read). Left a plain join, the planner reckons those probes costlier
+    than a pass over the whole trace table (every workspace's) against a hash of the usages,
+    and picks that pass for all but small sets of versions: its cost grows with all traces
+    ever recorded, not with those linked. SQLite joins with a probe per usage anyway.
+    """
+    if db.dialect != "postgresql":
+        return Trace.__table__
+    used = select(Usage.trace_id).where(Usage.version_id.in_(version_ids)).scalar_subquery()
+    return (
+        select(
+            Trace.workspace_id,
+            Trace.trace_id,
+            Trace.status,
+            Trace.cost_usd,
+            Trace.latency_ms,
+            Trace.started_at,
+        )
+        .where(Trace.trace_id == any_(func.array(used)))
+        .subquery("outcome")
+    )
 
 
-def _bucket_start(db: Database, bucket: Bucket) -> ColumnElement[Any]:
+def _bucket_start(
+    db: Database, bucket: Bucket, time: ColumnElement[datetime]
+) -> ColumnElement[Any]:
     if db.dialect == "postgresql":
-        return func.date_trunc(bucket.value.lower(), _usage_time(), literal("UTC"))
+        return func.date_trunc(bucket.value.lower(), time, literal("UTC"))
     pattern = "%Y-%m-%d %H:00:00.000000" if bucket is Bucket.HOUR else "%Y-%m-%d 00:00:00.000000"
-    return func.strftime(pattern, _usage_time())
+    return func.strftime(pattern, time)
 
 
 def _linked_traces(
-    version_ids: set[int], window: Window, extra_key: ColumnElement[Any] | None
+    db: Database, version_ids: set[int], window: Window, bucket: Bucket | None
 ) -> Subquery:
-    """One row per (version[, bucket], trace) with the trace's outcome and usage times."""
-    time = _usage_time()
-    keys: list[Any] = [Usage.version_id.label("version_id")]
-    if extra_key is not None:
-        keys.append(extra_key.label("bucket"))
-    conditions = [Usage.version_id.in_(version_ids)]
+    """One row per (version[, bucket], trace) with the trace's outcome and usage times, in
+    that order (so sums and averages add up in the same order whatever the plan).
+
+    A trace row is identified by its trace id and workspace, so grouping by those gives one
+    row per linked trace (a trace used twice by a version, as two spans, counts once), and
+    its outcome is the same on every usage row of the group: `max` merely picks it.
+
+    On PostgreSQL the join is a FULL join, which the planner can only hash or merge: it
+    cannot know how many traces the array of `_outcomes` finds (it assumes 10), and must not
+    take that for a reason to rescan them for every usage. The traces it adds, matched by no
+    usage (the same trace id in another workspace), come out with no version: `_aggregate`
+    drops them. A filter on the usage side above the join would turn it back into a LEFT
+    join, hence the versions are picked in `used`, below it.
+    """
+    used = (
+        select(Usage.version_id, Usage.workspace_id, Usage.trace_id, Usage.recorded_at)
+        .where(Usage.version_id.in_(version_ids))
+        .subquery("used")
+    )
+    trace = _outcomes(db, version_ids)
+    time = func.coalesce(trace.c.started_at, used.c.recorded_at, type_=UTCDateTime)
+    keys: list[Any] = [used.c.version_id.label("version_id")]
+    if bucket is not None:
+        keys.append(_bucket_start(db, bucket, time).label("bucket"))
+    conditions = []
     if window.since is not None:
         conditions.append(time >= window.since)
     if window.until is not None:
@@ -126,19 +170,23 @@ def _linked_traces(
     return (
         select(
             *keys,
-            Usage.trace_id,
-            Trace.status,
-            Trace.cost_usd,
-            Trace.latency_ms,
+            used.c.trace_id,
+            func.max(trace.c.status).label("status"),
+            func.max(trace.c.cost_usd).label("cost_usd"),
+            func.max(trace.c.latency_ms).label("latency_ms"),
             func.min(time).label("first_at"),
             func.max(time).label("last_at"),
         )
-        .select_from(Usage)
-        .outerjoin(
-            Trace, and_(Trace.workspace_id == Usage.workspace_id, Trace.trace_id == Usage.trace_id)
+        .select_from(used)
+        .join(
+            trace,
+            and_(trace.c.workspace_id == used.c.workspace_id, trace.c.trace_id == used.c.trace_id),
+            isouter=True,
+            full=db.dialect == "postgresql",
         )
         .where(*conditions)
-        .group_by(*keys, Usage.trace_id, Trace.id, Trace.status, Trace.cost_usd, Trace.latency_ms)
+        .group_by(*keys, used.c.trace_id, trace.c.workspace_id)
+        .order_by(*keys, used.c.trace_id)
         .subquery("linked")
     )
 
@@ -173,6 +221,8 @@ async def _aggregate(db: Database, linked: Subquery, by_bucket: bool) -> dict[An
                 latencies[tuple(key) if by_bucket else key[0]].append(value)
     result: dict[Any, Metrics] = {}
     for row in rows:
+        if row[0] is None:  # traces the FULL join added, linked to none of the versions
+            continue
         key = tuple(row[: len(keys)]) if by_bucket else row[0]
         total, successes, with_status, cost, mean_latency, first_at, last_at = row[
             len(keys) : len(keys) + 7
@@ -209,7 +259,7 @@ async def metrics_of_versions(
     """Versions with no linked trace in the window are absent: their metrics are Metrics()."""
     if not version_ids:
         return {}
-    return await _aggregate(db, _linked_traces(version_ids, window, None), by_bucket=False)
+    return await _aggregate(db, _linked_traces(db, version_ids, window, None), by_bucket=False)
 
 
 def bucket_starts(since: datetime, until: datetime, bucket: Bucket) -> list[datetime]:
@@ -232,7 +282,7 @@ async def metrics_series(
     """Each version's buckets over [since, until), aligned to the bucket's start, empty ones
     included. The first bucket only counts usages from `since` on."""
     starts = bucket_starts(since, until, bucket)
-    linked = _linked_traces(version_ids, Window(since, until), _bucket_start(db, bucket))
+    linked = _linked_traces(db, version_ids, Window(since, until), bucket)
     aggregated = await _aggregate(db, linked, by_bucket=True)
     by_start = {(version_id, _utc(start)): m for (version_id, start), m in aggregated.items()}
     return {
