@@ -1,12 +1,13 @@
 """Whole answers to repeated registry reads, served without parsing, auth or SQL.
 
 Agents fetch the same few prompt versions over and over with the same key, so a POST to
-/graphql whose key, headers and body match an earlier successful registry-only query (see
-`schema/caching.py`) gets that query's answer again, as long as nothing in its workspace
-has changed since. Changes are counted by the `ChangeFeed`; before an answer is reused its
-barrier makes sure every write acknowledged so far, by any process, has been counted, so no
-client is ever sent a version older than one it was told was written. Revoking a key counts
-as a change in its workspace, so a revoked key's answers go too.
+/graphql whose key, headers, query string and body match an earlier successful
+registry-only query (see `schema/caching.py`) gets that query's answer again, as long as
+nothing in its workspace has changed since. Changes are counted by the `ChangeFeed`; before
+an answer is reused its barrier makes sure every write acknowledged so far, by any process,
+has been counted, so no client is ever sent a version older than one it was told was
+written. Revoking a key counts as a change in its workspace, so a revoked key's answers go
+too.
 
 Only PostgreSQL announces changes; on SQLite nothing is cached.
 """
@@ -82,7 +83,8 @@ class ResponseCache:
 
     def _key(self, scope: Scope, body: bytes) -> CacheKey:
         headers = dict(scope["headers"])
-        return (*(headers.get(name, b"") for name in CACHED_HEADERS), body)
+        cached = (headers.get(name, b"") for name in CACHED_HEADERS)
+        return (*cached, scope.get("query_string", b""), body)
 
     def _valid(self, entry: Entry) -> bool:
         feed = self.feed
