@@ -18,12 +18,17 @@ counted. Concurrent callers share round trips: one in flight and at most one que
 While the listening connection is down nothing is counted, so caches must not be used:
 `barrier()` returns False, and every reconnection starts a new epoch, which invalidates
 everything cached before it.
+
+Caches use it in two steps: take `position()` before reading, then `stamp()` what was read
+(None if any change was counted meanwhile: it may predate a write); later, `is_current()`
+says whether a stamped value may still be served.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 import asyncpg
 from sqlalchemy import func, select
@@ -45,6 +50,23 @@ async def announce(session: AsyncSession, workspace_id: int) -> None:
         await session.execute(select(func.pg_notify(CHANNEL, str(workspace_id))))
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where the feed stood: its epoch and how many changes it had counted in it."""
+
+    epoch: int
+    sequence: int
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a value read from one workspace is valid for."""
+
+    epoch: int
+    workspace_id: int
+    generation: int
+
+
 class ChangeFeed:
     def __init__(self, url: URL) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -58,8 +80,25 @@ class ChangeFeed:
         self._round_trip: asyncio.Task[None] | None = None
         self._closed = False
 
-    def generation(self, workspace_id: int) -> int:
-        return self._generations[workspace_id]
+    def position(self) -> Position:
+        return Position(self.epoch, self.sequence)
+
+    def stamp(self, since: Position, workspace_id: int) -> Stamp | None:
+        """The stamp of a value of the workspace read after `since`, if the feed listened
+        throughout and counted no change at all meanwhile (so the workspace's generation
+        now is the one the read saw); None otherwise, and the value must not be kept."""
+        if not self.connected or self.position() != since:
+            return None
+        return Stamp(self.epoch, workspace_id, self._generations[workspace_id])
+
+    async def is_current(self, stamp: Stamp) -> bool:
+        """Whether a stamped value may be served: no change to its workspace has been
+        acknowledged since it was read, by any process."""
+        return (
+            await self.barrier()
+            and stamp.epoch == self.epoch
+            and stamp.generation == self._generations[stamp.workspace_id]
+        )
 
     @property
     def connected(self) -> bool:

@@ -13,12 +13,11 @@ Only PostgreSQL announces changes; on SQLite nothing is cached.
 """
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from promptgraph.changes import ChangeFeed
+from promptgraph.changes import ChangeFeed, Position, Stamp
 
 STATE_KEY = "response_cache"
 CACHED_HEADERS = (b"authorization", b"accept", b"content-type")
@@ -32,23 +31,16 @@ class Ticket:
     may be kept: the feed's position when it started, its workspace, and whether the query
     was a successful registry-only one."""
 
-    epoch: int
-    sequence: int
+    since: Position
     workspace_id: int | None = None
     cacheable: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Entry:
-    epoch: int
-    workspace_id: int
-    generation: int
+    stamp: Stamp
     start: Message
     body: bytes
-    size: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.size = len(self.body)
 
 
 def ticket_of(scope: Scope) -> Ticket | None:
@@ -86,18 +78,17 @@ class ResponseCache:
         cached = (headers.get(name, b"") for name in CACHED_HEADERS)
         return (*cached, scope.get("query_string", b""), body)
 
-    def _valid(self, entry: Entry) -> bool:
-        feed = self.feed
-        assert feed is not None
-        return entry.epoch == feed.epoch and entry.generation == feed.generation(entry.workspace_id)
+    @staticmethod
+    def _size(key: CacheKey, entry: Entry) -> int:
+        return len(entry.body) + len(key[-1])
 
     def _drop(self, key: CacheKey) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= entry.size + len(key[-1])
+            self._bytes -= self._size(key, entry)
 
     def _keep(self, key: CacheKey, entry: Entry) -> None:
-        size = entry.size + len(key[-1])
+        size = self._size(key, entry)
         if size > self.max_bytes // 16:
             return
         self._drop(key)
@@ -123,7 +114,7 @@ class ResponseCache:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
-            if await feed.barrier() and self._valid(entry):
+            if await feed.is_current(entry.stamp):
                 await send(entry.start)
                 await send({"type": "http.response.body", "body": entry.body})
                 return
@@ -131,7 +122,7 @@ class ResponseCache:
             if feed.connected and self._entries.get(key) is entry:
                 self._drop(key)
 
-        ticket = Ticket(feed.epoch, feed.sequence)
+        ticket = Ticket(feed.position())
         scope.setdefault("state", {})[STATE_KEY] = ticket
         sent: list[Message] = []
 
@@ -146,31 +137,19 @@ class ResponseCache:
         self._consider(key, ticket, sent)
 
     def _consider(self, key: CacheKey, ticket: Ticket, sent: list[Message]) -> None:
-        """Keep the answer if it may be reused: a successful registry-only query, during
-        which the feed was listening throughout and counted no change at all (so the
-        workspace's generation now is the one its reads saw)."""
+        """Keep the answer if it may be reused: a successful registry-only query whose
+        reads no counted change can have overtaken."""
         feed = self.feed
         assert feed is not None
         if not (
             ticket.cacheable
             and ticket.workspace_id is not None
-            and feed.connected
-            and feed.epoch == ticket.epoch
-            and feed.sequence == ticket.sequence
             and len(sent) == 2
             and sent[0]["type"] == "http.response.start"
             and sent[0]["status"] == 200
             and not sent[1].get("more_body", False)
         ):
             return
-        start: dict[str, Any] = dict(sent[0])
-        self._keep(
-            key,
-            Entry(
-                epoch=ticket.epoch,
-                workspace_id=ticket.workspace_id,
-                generation=feed.generation(ticket.workspace_id),
-                start=start,
-                body=sent[1].get("body", b""),
-            ),
-        )
+        stamp = feed.stamp(ticket.since, ticket.workspace_id)
+        if stamp is not None:
+            self._keep(key, Entry(stamp, dict(sent[0]), sent[1].get("body", b"")))

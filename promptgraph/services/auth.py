@@ -11,6 +11,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 
 from promptgraph import changes
+from promptgraph.changes import Stamp
 from promptgraph.db import Database
 from promptgraph.models import ApiKey, User, Workspace, utcnow
 from promptgraph.services import validation
@@ -93,8 +94,7 @@ async def authenticate(db: Database, token: str | None) -> Principal:
 @dataclass(frozen=True)
 class _KnownKey:
     principal: Principal
-    epoch: int
-    generation: int
+    stamp: Stamp
 
 
 class Authenticator:
@@ -117,22 +117,15 @@ class Authenticator:
         known = self._known.get(digest)
         if known is not None:
             self._known.move_to_end(digest)
-            workspace_id = known.principal.workspace_id
-            if (
-                await feed.barrier()
-                and known.epoch == feed.epoch
-                and known.generation == feed.generation(workspace_id)
-            ):
+            if await feed.is_current(known.stamp):
                 return known.principal
             # Others may have dropped it while this one awaited the barrier.
             self._known.pop(digest, None)
-        epoch, sequence = feed.epoch, feed.sequence
+        since = feed.position()
         principal = await authenticate(self.db, token)
-        # Kept only if no change at all was counted meanwhile, so the generation now is the
-        # one the lookup saw.
-        if feed.connected and (feed.epoch, feed.sequence) == (epoch, sequence):
-            generation = feed.generation(principal.workspace_id)
-            self._known[digest] = _KnownKey(principal, epoch, generation)
+        stamp = feed.stamp(since, principal.workspace_id)
+        if stamp is not None:
+            self._known[digest] = _KnownKey(principal, stamp)
             if len(self._known) > self.max_keys:
                 self._known.popitem(last=False)
         return principal
