@@ -1,29 +1,27 @@
 """The FastAPI app: GraphQL (and GraphiQL) at /graphql, health at /healthz."""
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from promptgraph.body_limit import BodySizeLimit
 from promptgraph.config import Settings
 from promptgraph.db import Database, is_unavailable
-from promptgraph.graphql_http import AllowOnMethodNotAllowed, GraphQLOverHttpRouter
+from promptgraph.http.body_limit import BodySizeLimit
+from promptgraph.http.credentials import AuthorizationHeader, credentials_of
+from promptgraph.http.graphql_http import GraphQLOverHttpRouter
+from promptgraph.http.handlers import install_error_handlers
+from promptgraph.http.header_limit import HeaderSizeLimit
+from promptgraph.http.request_id import RequestId, request_id_of
 from promptgraph.resolvers.context import Context
 from promptgraph.response_cache import ResponseCache, ticket_of
 from promptgraph.schema import build_schema
 from promptgraph.services.auth import Authenticator
-from promptgraph.services.errors import StoreUnavailable, Unauthenticated
+from promptgraph.services.errors import StoreUnavailable
 
 logger = logging.getLogger("promptgraph")
-
-
-def _bearer_token(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _is_graphiql_page(request: Request) -> bool:
@@ -46,11 +44,11 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     authenticator = Authenticator(database)
 
     async def get_context(request: Request) -> Context:
-        request_id = uuid.uuid4().hex
+        request_id = request_id_of(request.scope)
         if _is_graphiql_page(request):
             return Context(database, None, request_id)
         try:
-            principal = await authenticator.principal(_bearer_token(request))
+            principal = await authenticator.principal(credentials_of(request.scope))
         except Exception as error:
             if is_unavailable(error):
                 logger.warning("store unavailable, request %s: %r", request_id, error)
@@ -63,16 +61,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
 
     app = FastAPI(title="promptgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.db = database
-
-    @app.exception_handler(Unauthenticated)
-    async def unauthenticated(_request: Request, error: Unauthenticated) -> Response:
-        body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
-        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-
-    @app.exception_handler(StoreUnavailable)
-    async def store_unavailable(_request: Request, error: StoreUnavailable) -> Response:
-        body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+    install_error_handlers(app)
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -80,11 +69,17 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
-    router = GraphQLOverHttpRouter(build_schema(settings), context_getter=get_context)
+    router = GraphQLOverHttpRouter(
+        build_schema(settings), context_getter=get_context, max_tokens=settings.limits.max_tokens
+    )
     app.include_router(router, prefix="/graphql")
+
+    # Middleware, innermost first: a request meets them bottom to top.
     app.add_middleware(
         ResponseCache, feed=database.changes, max_bytes=settings.response_cache_bytes
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AllowOnMethodNotAllowed)
+    app.add_middleware(AuthorizationHeader)
+    app.add_middleware(HeaderSizeLimit)
+    app.add_middleware(RequestId)
     return app

@@ -1,7 +1,7 @@
 """Whole answers to repeated registry reads, served without parsing, auth or SQL.
 
 Agents fetch the same few prompt versions over and over with the same key, so a POST to
-/graphql whose key, headers, query string and body match an earlier successful
+/graphql whose key (by its digest), headers, query string and body match an earlier successful
 registry-only query (see `schema/caching.py`) gets that query's answer again, as long as
 nothing in its workspace has changed since. Changes are counted by the `ChangeFeed`; before
 an answer is reused its barrier makes sure every write acknowledged so far, by any process,
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promptgraph.changes import ChangeFeed, Position, Stamp
+from promptgraph.http.credentials import credentials_of
 
 STATE_KEY = "response_cache"
-CACHED_HEADERS = (b"authorization", b"accept", b"content-type")
+CACHED_HEADERS = (b"accept", b"content-type")
 
 CacheKey = tuple[bytes, ...]
 
@@ -73,10 +74,13 @@ class ResponseCache:
         self._entries: OrderedDict[CacheKey, Entry] = OrderedDict()
         self._bytes = 0
 
-    def _key(self, scope: Scope, body: bytes) -> CacheKey:
+    @staticmethod
+    def _key(digest: str, scope: Scope, body: bytes) -> CacheKey:
+        """The key's digest, read once for the request (`http/credentials.py`) like the token
+        auth checks: the same key as the answer's, and never the key itself."""
         headers = dict(scope["headers"])
         cached = (headers.get(name, b"") for name in CACHED_HEADERS)
-        return (*cached, scope.get("query_string", b""), body)
+        return (digest.encode(), *cached, scope.get("query_string", b""), body)
 
     @staticmethod
     def _size(key: CacheKey, entry: Entry) -> int:
@@ -99,10 +103,11 @@ class ResponseCache:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         feed = self.feed
+        digest = credentials_of(scope).digest if scope["type"] == "http" else None
         if (
             feed is None
             or self.max_bytes <= 0
-            or scope["type"] != "http"
+            or digest is None
             or scope["method"] != "POST"
             or scope["path"] != self.path
         ):
@@ -110,7 +115,7 @@ class ResponseCache:
             return
         feed.start()
         body, messages = await _read_body(receive)
-        key = self._key(scope, body)
+        key = self._key(digest, scope, body)
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)

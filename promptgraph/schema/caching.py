@@ -26,7 +26,7 @@ CACHED_DOCUMENTS = 512
 
 
 @lru_cache(maxsize=CACHED_DOCUMENTS)
-def _parse(query: str, max_tokens: int | None) -> DocumentNode:
+def parse_document(query: str, max_tokens: int | None) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
@@ -37,7 +37,7 @@ class ParseCache(SchemaExtension):
         # reports the error as usual.
         if context.query is not None:
             with suppress(GraphQLError):
-                context.graphql_document = _parse(
+                context.graphql_document = parse_document(
                     context.query, context.parse_options.get("max_tokens")
                 )
         yield
@@ -86,7 +86,7 @@ ANALYTICS_FIELDS = frozenset(
 def _selects_registry_only(schema: GraphQLSchema, query: str, max_tokens: int | None) -> bool:
     """Whether every field in the document (all its operations and fragments) is a registry
     field; introspection's fields (`__typename`, `__schema`...) are fixed, so they are too."""
-    document = _parse(query, max_tokens)
+    document = parse_document(query, max_tokens)
     type_info = TypeInfo(schema)
     registry_only = True
 

@@ -57,6 +57,27 @@ def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """The bearer token a request presents, read once from its one Authorization header,
+    with the SHA-256 digest that caches key on, so that no cache holds a key itself."""
+
+    token: str | None
+    digest: str | None
+
+    @classmethod
+    def from_authorization(cls, value: str | None) -> "Credentials":
+        """`Bearer <token>` (the scheme is case-insensitive); anything else carries none."""
+        scheme, _, token = (value or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return NO_CREDENTIALS
+        return cls(token, _sha256(token))
+
+
+NO_CREDENTIALS = Credentials(None, None)
+
+
 def _split_key(token: str) -> tuple[str, str] | None:
     prefix, _, rest = token.partition("_")
     public_id, _, secret = rest.partition("_")
@@ -107,13 +128,13 @@ class Authenticator:
         self.max_keys = max_keys
         self._known: OrderedDict[str, _KnownKey] = OrderedDict()
 
-    async def principal(self, token: str | None) -> Principal:
+    async def principal(self, credentials: Credentials) -> Principal:
         feed = self.db.changes
-        if feed is None or not token:
+        token, digest = credentials.token, credentials.digest
+        if feed is None or token is None or digest is None:
             return await authenticate(self.db, token)
         feed.start()
         # Looked up by digest, so the process does not hold on to keys themselves.
-        digest = _sha256(token)
         known = self._known.get(digest)
         if known is not None:
             self._known.move_to_end(digest)
