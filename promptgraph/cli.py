@@ -37,6 +37,8 @@ def _log_config() -> dict[str, Any]:
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    from promptgraph.http.server import HeaderLimitedHttpToolsProtocol
+
     migrations.upgrade(settings.database_url)
     print(f"promptgraph: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
     # Workers are separate processes: each builds its app from the environment.
@@ -52,7 +54,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         # with their request id either way.
         access_log=args.access_log,
         loop="uvloop",
-        http="httptools",
+        http=HeaderLimitedHttpToolsProtocol,
     )
 
 
