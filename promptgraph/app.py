@@ -61,6 +61,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
 
     app = FastAPI(title="promptgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.db = database
+    app.state.authenticator = authenticator
     install_error_handlers(app)
 
     @app.get("/healthz")
