@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import inspect, text
 
 from promptgraph.db import Database
+from promptgraph.response_cache import ResponseCache
 from promptgraph.services import auth, catalog
 from promptgraph.services.auth import Role
+from tests.test_response_cache import _listening as wait_until_listening
 
 VIEWER_QUERY = "{ viewer { user workspace role } }"
 URL_SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -217,3 +219,125 @@ async def test_keys_never_appear_in_logs(api, caplog, capsys, monkeypatch, logge
     for what, value in secrets.items():
         assert value not in captured.out + captured.err, f"{what} printed"
     assert info.id  # the key id itself is not secret: `keys list` shows it
+
+
+# --- one Authorization header, read once -----------------------------------------------------
+
+
+async def test_a_second_authorization_header_cannot_plant_an_answer_for_another_key(api):
+    """The response cache and auth must read the same header: a request carrying a valid key
+    and a made-up one must not leave the valid key's answer for the made-up one."""
+    key = await api.key(role=Role.VIEWER)
+    made_up = "pgk_0000000000000000_madeup"
+    await feed_listening(api.db)
+    for pair in ([f"Bearer {key}", f"Bearer {made_up}"], [f"Bearer {made_up}", f"Bearer {key}"]):
+        both = await api.http.post(
+            "/graphql",
+            json={"query": VIEWER_QUERY},
+            headers=[("Authorization", value) for value in pair],
+        )
+        # The made-up key alone, with exactly the same request: no answer without a valid key.
+        assert_unauthenticated(await post(api, made_up))
+        assert both.status_code == 400, both.text
+        [error] = both.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["requestId"] == both.headers["x-request-id"]
+        assert "data" not in both.json()
+    # The valid key itself still works, twice (the second may come from the cache).
+    for _ in range(2):
+        assert (await post(api, key)).json()["data"]["viewer"]["role"] == "VIEWER"
+    assert_unauthenticated(await post(api, made_up))
+
+
+async def test_two_authorization_headers_are_a_400_even_when_equal(api):
+    key = await api.key()
+    for method, request in [
+        ("POST", {"json": {"query": VIEWER_QUERY}}),
+        ("GET", {"params": {"query": VIEWER_QUERY}}),
+    ]:
+        response = await api.http.request(
+            method,
+            "/graphql",
+            headers=[("Authorization", f"Bearer {key}"), ("Authorization", f"Bearer {key}")],
+            **request,
+        )
+        assert response.status_code == 400, (method, response.text)
+        assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def feed_listening(db: Database) -> None:
+    """On PostgreSQL, where answers and keys are cached, wait until the cache may keep them."""
+    if db.changes is not None:
+        await wait_until_listening(db)
+
+
+def _middleware(app: Any, kind: type) -> Any:
+    node = app.middleware_stack
+    while node is not None and not isinstance(node, kind):
+        node = getattr(node, "app", None)
+    assert node is not None, f"no {kind.__name__} in the app"
+    return node
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, tuple | list):
+        return [text for item in value for text in _texts(item)]
+    return [as_text(value)]
+
+
+async def test_caches_hold_digests_of_keys_never_keys(api, backend):
+    _, key = await auth.create_key(api.db, "acme", "dora", Role.VIEWER)
+    await feed_listening(api.db)
+    for _ in range(3):
+        assert (await post(api, key)).status_code == 200
+    app = api.http._transport.app
+    response_cache_keys = list(_middleware(app, ResponseCache)._entries)
+    key_cache_keys = list(app.state.authenticator._known)
+    held = [held for entry in response_cache_keys + key_cache_keys for held in _texts(entry)]
+    for value in held:
+        assert key not in value and secret_of(key) not in value, value[:200]
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    if backend == "postgres":  # only PostgreSQL announces changes, so only there is anything cached
+        assert response_cache_keys and key_cache_keys
+        assert all(digest in _texts(entry) for entry in response_cache_keys)
+        assert key_cache_keys == [digest]
+    else:
+        assert held == []
+
+
+# --- header size ----------------------------------------------------------------------------
+
+
+async def test_headers_over_16_kib_are_a_431_before_auth_or_the_database(api, statements):
+    key = await api.key()
+    (await api.gql(VIEWER_QUERY, key=key)).ok()
+    oversized = {
+        "huge key": {"Authorization": f"Bearer {key}{'x' * 8_000_000}"},
+        "17 KiB key": {"Authorization": "Bearer " + "k" * 17 * 1024},
+        "many headers": {
+            "Authorization": f"Bearer {key}",
+            **{f"X-Pad-{i}": "p" * 1000 for i in range(17)},
+        },
+    }
+    for name, headers in oversized.items():
+        statements.reset()
+        response = await api.http.post(
+            "/graphql",
+            json={"query": VIEWER_QUERY},
+            headers={**headers, "X-Request-ID": f"big-{name.replace(' ', '-')}"},
+        )
+        assert response.status_code == 431, (name, response.status_code)
+        [error] = response.json()["errors"]
+        assert error["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "requestId": f"big-{name.replace(' ', '-')}",
+        }
+        assert statements.count == 0, (name, statements.statements)
+    # Just under the limit, in all, is served.
+    padding = {f"X-Pad-{i}": "p" * 1000 for i in range(15)}
+    response = await api.http.post(
+        "/graphql",
+        json={"query": VIEWER_QUERY},
+        headers={"Authorization": f"Bearer {key}", **padding},
+    )
+    assert response.status_code == 200, response.text
