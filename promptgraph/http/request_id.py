@@ -9,6 +9,7 @@ that id (and logged with its stack), instead of a plain-text 500 without one."""
 import logging
 import re
 import uuid
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,11 +33,12 @@ def request_id_of(scope: Scope) -> str:
     return request_id if isinstance(request_id, str) else new_request_id()
 
 
-def _client_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == HEADER:
-            return value.decode("ascii") if CLIENT_ID.fullmatch(value) else None
-    return None
+def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The client's X-Request-ID when it is a safe token, else a new id."""
+    for name, value in headers:
+        if name.lower() == HEADER:
+            return value.decode("ascii") if CLIENT_ID.fullmatch(value) else new_request_id()
+    return new_request_id()
 
 
 class RequestId:
@@ -47,7 +49,7 @@ class RequestId:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _client_id(scope) or new_request_id()
+        request_id = request_id_from(scope["headers"])
         scope.setdefault("state", {})[STATE_KEY] = request_id
         header = (HEADER, request_id.encode("ascii"))
         started = False

@@ -1,7 +1,7 @@
 """What `promptgraph serve` speaks: uvicorn's httptools protocol, which buffers a request's
 headers without any limit before the app sees them (an 8 MB header is read whole), with the
 16 KiB header limit enforced while they arrive. A request whose headers are still arriving
-past the limit is answered 431 (GraphQL-shaped, with a new request id) and its connection
+past the limit is answered 431 (GraphQL-shaped, with a request id) and its connection
 closed; headers that arrived whole are checked by `header_limit.HeaderSizeLimit` in the app,
 so at most one read from the socket is buffered beyond the limit."""
 
@@ -13,7 +13,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from promptgraph.http.errors import JSON_MEDIA_TYPE, error_body
 from promptgraph.http.header_limit import MAX_HEADER_BYTES, MESSAGE
 from promptgraph.http.request_id import HEADER as REQUEST_ID_HEADER
-from promptgraph.http.request_id import new_request_id
+from promptgraph.http.request_id import request_id_from
 
 logger = logging.getLogger("promptgraph.http")
 
@@ -57,7 +57,8 @@ class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse_head(self) -> None:
         self._refused = True
-        request_id = new_request_id()
+        # The client's id if its header came before the limit was passed.
+        request_id = request_id_from(self.headers or ())
         logger.warning("request %s refused: %s", request_id, MESSAGE)
         body = error_body(MESSAGE, request_id)
         content = [STATUS_LINE[431]]
