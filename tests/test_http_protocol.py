@@ -11,6 +11,8 @@ import pytest
 from promptgraph.app import create_app
 from promptgraph.db import Database
 from promptgraph.services import catalog
+from promptgraph.services.auth import Authenticator
+from tests.test_response_cache import _listening as wait_until_listening
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 VIEWER = "{ viewer { user } }"
@@ -334,3 +336,47 @@ async def test_an_unavailable_store_answers_with_the_request_id():
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert error["extensions"]["requestId"] == "store-down"
+
+
+async def test_an_unhandled_exception_outside_graphql_is_a_masked_500_with_the_id(
+    api, monkeypatch, caplog
+):
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("secret detail from auth")
+
+    monkeypatch.setattr(Authenticator, "principal", broken)
+    caplog.set_level(logging.ERROR)
+    response = await api.http.post(
+        "/graphql",
+        json={"query": VIEWER},
+        headers=await key_headers(api, **{"X-Request-ID": "boom-1"}),
+    )
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "boom-1"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "boom-1"},
+            }
+        ]
+    }
+    assert any(
+        "boom-1" in record.getMessage()
+        and record.exc_info
+        and "secret detail from auth" in str(record.exc_info[1])
+        for record in caplog.records
+    )
+
+
+async def test_an_answer_served_again_carries_each_requests_own_id(api):
+    """On PostgreSQL the second answer comes from the response cache."""
+    if api.db.changes is not None:
+        await wait_until_listening(api.db)
+    headers = await key_headers(api)
+    for request_id in ("first-1", "second-2", "third-3"):
+        response = await api.http.post(
+            "/graphql", json={"query": VIEWER}, headers={**headers, "X-Request-ID": request_id}
+        )
+        assert response.json() == {"data": {"viewer": {"user": "ann"}}}
+        assert response.headers.get_list("x-request-id") == [request_id]
