@@ -1,4 +1,5 @@
-"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, health at /healthz."""
+"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, health at /healthz, Prometheus
+metrics at /metrics."""
 
 import logging
 import uuid
@@ -12,6 +13,9 @@ from promptgraph.body_limit import BodySizeLimit
 from promptgraph.config import Settings
 from promptgraph.db import Database, is_unavailable
 from promptgraph.graphql_http import AllowOnMethodNotAllowed, GraphQLOverHttpRouter
+from promptgraph.http.cors import ListedOriginsCors
+from promptgraph.http.metrics import RequestMetrics, metrics_endpoint
+from promptgraph.logs import bind_request_id
 from promptgraph.resolvers.context import Context
 from promptgraph.response_cache import ResponseCache, ticket_of
 from promptgraph.schema import build_schema
@@ -47,6 +51,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
 
     async def get_context(request: Request) -> Context:
         request_id = uuid.uuid4().hex
+        bind_request_id(request_id)
         if _is_graphiql_page(request):
             return Context(database, None, request_id)
         try:
@@ -80,6 +85,8 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"])
+
     router = GraphQLOverHttpRouter(build_schema(settings), context_getter=get_context)
     app.include_router(router, prefix="/graphql")
     app.add_middleware(
@@ -87,4 +94,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AllowOnMethodNotAllowed)
+    app.add_middleware(RequestMetrics)
+    if settings.cors_origins:
+        app.add_middleware(ListedOriginsCors, origins=settings.cors_origins)
     return app
