@@ -27,6 +27,7 @@ def _with_database(settings: Settings, work: Callable[[Database], Awaitable[Any]
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import logging
     import logging.config
 
     import uvicorn
@@ -37,7 +38,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     # The migrations' own lines go out in the chosen format too.
     logging.config.dictConfig(config)
     migrations.upgrade(settings.database_url)
-    print(f"promptgraph: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
+    logging.getLogger("promptgraph").info("GraphiQL at http://%s:%s/graphql", args.host, args.port)
     # Workers are separate processes: each builds its app from the environment.
     uvicorn.run(
         "promptgraph.app:create_app",
