@@ -14,6 +14,7 @@ from promptgraph.config import Settings
 from promptgraph.db import Database, is_unavailable
 from promptgraph.graphql_http import AllowOnMethodNotAllowed, GraphQLOverHttpRouter
 from promptgraph.http.cors import ListedOriginsCors
+from promptgraph.http.graphiql import PackagedGraphiQL, mount_assets
 from promptgraph.http.metrics import RequestMetrics, metrics_endpoint
 from promptgraph.logs import bind_request_id
 from promptgraph.resolvers.context import Context
@@ -33,6 +34,10 @@ def _bearer_token(request: Request) -> str | None:
 def _is_graphiql_page(request: Request) -> bool:
     """GraphiQL itself loads without a key; the queries it sends carry one like any client."""
     return request.method == "GET" and "query" not in request.query_params
+
+
+class Router(PackagedGraphiQL, GraphQLOverHttpRouter):
+    """GraphQL over HTTP, with GraphiQL served from the package."""
 
 
 def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
@@ -87,7 +92,9 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
 
     app.add_route("/metrics", metrics_endpoint, methods=["GET"])
 
-    router = GraphQLOverHttpRouter(build_schema(settings), context_getter=get_context)
+    mount_assets(app)
+
+    router = Router(build_schema(settings), context_getter=get_context)
     app.include_router(router, prefix="/graphql")
     app.add_middleware(
         ResponseCache, feed=database.changes, max_bytes=settings.response_cache_bytes

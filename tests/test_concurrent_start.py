@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
@@ -17,7 +18,7 @@ from sqlalchemy import text
 from promptgraph import migrations
 from promptgraph.db import Database
 
-from .conftest import _postgres_admin, _url_of
+from .conftest import _asyncpg_dsn, _postgres_admin, _url_of
 
 REPO = Path(__file__).resolve().parent.parent
 PROCESSES = 4
@@ -72,11 +73,50 @@ async def wait_healthy(process: asyncio.subprocess.Process, port: int, log: Path
     pytest.fail(f"serve on port {port} did not become healthy: {read(log)}")
 
 
-async def test_servers_starting_at_once_apply_the_migrations_once(empty_database_url, tmp_path):
+class PostgresStartGate:
+    """Makes the processes' migrations overlap for sure, however their start-up times differ:
+    an uncommitted CREATE TABLE alembic_version holds the first of them to reach its own,
+    and the others behind it (or behind the advisory lock), until all are waiting; then the
+    gate rolls back and lets them race."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.connection: asyncpg.Connection | None = None
+
+    async def close(self) -> None:
+        self.connection = await asyncpg.connect(_asyncpg_dsn(self.url))
+        await self.connection.execute(
+            "BEGIN; CREATE TABLE alembic_version (version_num varchar(32) NOT NULL)"
+        )
+
+    async def open_when_waiting(self, count: int, processes: list) -> None:
+        assert self.connection is not None
+        watcher = await asyncpg.connect(_asyncpg_dsn(self.url))
+        try:
+            for _ in range(600):
+                waiting = await watcher.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if waiting >= count or any(p.returncode is not None for p in processes):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await watcher.close()
+        await self.connection.execute("ROLLBACK")
+        await self.connection.close()
+
+
+async def test_servers_starting_at_once_apply_the_migrations_once(
+    empty_database_url, backend, tmp_path
+):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTGRAPH_")}
     env |= {"PYTHONPATH": str(REPO), "PROMPTGRAPH_DATABASE_URL": empty_database_url}
     ports = free_ports(PROCESSES)
     logs = [tmp_path / f"serve-{port}.log" for port in ports]
+    gate = PostgresStartGate(empty_database_url) if backend == "postgres" else None
+    if gate is not None:
+        await gate.close()
     processes = []
     for port, log in zip(ports, logs, strict=True):
         with log.open("wb") as output:
@@ -94,6 +134,8 @@ async def test_servers_starting_at_once_apply_the_migrations_once(empty_database
                 )
             )
     try:
+        if gate is not None:
+            await gate.open_when_waiting(PROCESSES, processes)
         await asyncio.gather(
             *(
                 wait_healthy(p, port, log)

@@ -1,0 +1,64 @@
+"""GraphiQL loads with no network beyond the server (contract section 6): the page served at
+GET /graphql references only assets the server itself serves, pinned by version. CI rebuilds the assets from graphiql/package-lock.json and fails if they differ
+from the committed ones (`graphiql/build --check` in .ci/run)."""
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ASSETS = REPO / "promptgraph" / "static" / "graphiql"
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+class References(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in {"src", "href"} and value and not value.startswith("data:"):
+                self.urls.append(value)
+
+
+async def graphiql_page(http) -> str:
+    response = await http.get("/graphql", headers=BROWSER)  # no key
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+async def test_the_page_references_no_other_host(api):
+    page = await graphiql_page(api.http)
+    assert "GraphiQL" in page
+    assert re.findall(r"https?://", page, flags=re.IGNORECASE) == []
+    assert "//unpkg" not in page and "cdn" not in page.lower()
+
+
+async def test_every_asset_the_page_references_is_served_by_the_app(api):
+    parser = References()
+    parser.feed(await graphiql_page(api.http))
+    scripts_and_styles = [url for url in parser.urls if url.endswith((".js", ".css"))]
+    assert len(scripts_and_styles) == 6  # React, ReactDOM, GraphiQL and its explorer plugin
+    for url in parser.urls:
+        assert url.startswith("/"), url
+        response = await api.http.get(url)  # no key either
+        assert response.status_code == 200, url
+        packaged = (ASSETS / url.rsplit("/", 1)[1]).read_bytes()
+        assert response.content == packaged and len(packaged) > 500, url
+        kind = "javascript" if url.endswith(".js") else "css"
+        assert kind in response.headers["content-type"], url
+
+
+def test_the_packaged_assets_are_the_locked_versions():
+    lock = json.loads((REPO / "graphiql" / "package-lock.json").read_text())
+    manifest = json.loads((ASSETS / "versions.json").read_text())
+    for name, version in manifest["versions"].items():
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
+    declared = json.loads((REPO / "graphiql" / "package.json").read_text())["dependencies"]
+    for name, version in manifest["versions"].items():
+        assert declared[name] == version  # exact pins, no ranges
+    served = sorted(path.name for path in ASSETS.iterdir() if path.name != "versions.json")
+    assert served == manifest["files"]
