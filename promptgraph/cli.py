@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from promptgraph import migrations
 from promptgraph.config import Settings, describe_invalid
@@ -160,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
     except ValidationError as error:
         print(f"promptgraph: {describe_invalid(error)}", file=sys.stderr)
+        return 2
+    except SettingsError as error:  # a variable it cannot even parse, such as one for `limits`
+        print(f"promptgraph: {error}", file=sys.stderr)
         return 2
     try:
         args.handler(settings, args)
