@@ -1,4 +1,5 @@
-"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, health at /healthz."""
+"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, health at /healthz, Prometheus
+metrics at /metrics."""
 
 import logging
 from collections.abc import AsyncIterator
@@ -10,10 +11,13 @@ from fastapi.responses import JSONResponse, Response
 from promptgraph.config import Settings
 from promptgraph.db import Database, is_unavailable
 from promptgraph.http.body_limit import BodySizeLimit
+from promptgraph.http.cors import ListedOriginsCors
 from promptgraph.http.credentials import AuthorizationHeader, credentials_of
+from promptgraph.http.graphiql import PackagedGraphiQL, mount_assets
 from promptgraph.http.graphql_http import GraphQLOverHttpRouter
 from promptgraph.http.handlers import install_error_handlers
 from promptgraph.http.header_limit import HeaderSizeLimit
+from promptgraph.http.metrics import RequestMetrics, metrics_endpoint
 from promptgraph.http.request_id import RequestId, request_id_of
 from promptgraph.resolvers.context import Context
 from promptgraph.response_cache import ResponseCache, ticket_of
@@ -27,6 +31,10 @@ logger = logging.getLogger("promptgraph")
 def _is_graphiql_page(request: Request) -> bool:
     """GraphiQL itself loads without a key; the queries it sends carry one like any client."""
     return request.method == "GET" and "query" not in request.query_params
+
+
+class Router(PackagedGraphiQL, GraphQLOverHttpRouter):
+    """GraphQL over HTTP, with GraphiQL served from the package."""
 
 
 def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
@@ -70,7 +78,11 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
-    router = GraphQLOverHttpRouter(
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"])
+
+    mount_assets(app)
+
+    router = Router(
         build_schema(settings), context_getter=get_context, max_tokens=settings.limits.max_tokens
     )
     app.include_router(router, prefix="/graphql")
@@ -81,6 +93,9 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthorizationHeader)
+    if settings.cors_origins:
+        app.add_middleware(ListedOriginsCors, origins=settings.cors_origins)
     app.add_middleware(HeaderSizeLimit)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestId)
     return app

@@ -1,14 +1,16 @@
-"""The `promptgraph` command: serve, keys, db."""
+"""The `promptgraph` command: serve, keys, db, schema, demo."""
 
 import argparse
 import asyncio
-import copy
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
 from promptgraph import migrations
-from promptgraph.config import Settings
+from promptgraph.config import Settings, describe_invalid
 from promptgraph.db import Database
 from promptgraph.services import auth
 from promptgraph.services.errors import ApiError
@@ -25,22 +27,20 @@ def _with_database(settings: Settings, work: Callable[[Database], Awaitable[Any]
     return asyncio.run(run())
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus promptgraph's own loggers, in every worker process."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["promptgraph"] = {"handlers": ["default"], "level": "INFO"}
-    return config
-
-
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import logging
+    import logging.config
+
     import uvicorn
 
     from promptgraph.http.server import HeaderLimitedHttpToolsProtocol
+    from promptgraph.logs import log_config
 
+    config = log_config(settings.log_format)
+    # The migrations' own lines go out in the chosen format too.
+    logging.config.dictConfig(config)
     migrations.upgrade(settings.database_url)
-    print(f"promptgraph: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
+    logging.getLogger("promptgraph").info("GraphiQL at http://%s:%s/graphql", args.host, args.port)
     # Workers are separate processes: each builds its app from the environment.
     uvicorn.run(
         "promptgraph.app:create_app",
@@ -48,7 +48,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_config=_log_config(),
+        log_config=config,
         log_level="info",
         # One log line per request costs about a tenth of a cached fetch; errors are logged
         # with their request id either way.
@@ -101,6 +101,12 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> None:
     print("database is up to date")
 
 
+def _schema(settings: Settings, _args: argparse.Namespace) -> None:
+    from promptgraph.schema import build_schema
+
+    print(build_schema(settings).as_str())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promptgraph",
@@ -144,13 +150,24 @@ def _parser() -> argparse.ArgumentParser:
         dest="db_command", required=True
     )
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
+
+    schema = commands.add_parser("schema", help="print the served GraphQL schema (SDL)")
+    schema.set_defaults(handler=_schema)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        args.handler(Settings.from_env(), args)
+        settings = Settings.from_env()
+    except ValidationError as error:
+        print(f"promptgraph: {describe_invalid(error)}", file=sys.stderr)
+        return 2
+    except SettingsError as error:  # a variable it cannot even parse, such as one for `limits`
+        print(f"promptgraph: {error}", file=sys.stderr)
+        return 2
+    try:
+        args.handler(settings, args)
     except ApiError as error:
         print(f"promptgraph: {error.message}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promptgraph.changes import ChangeFeed, Position, Stamp
 from promptgraph.http.credentials import credentials_of
+from promptgraph.telemetry import record_cache_lookup
 
 STATE_KEY = "response_cache"
 CACHED_HEADERS = (b"accept", b"content-type")
@@ -120,6 +121,7 @@ class ResponseCache:
         if entry is not None:
             self._entries.move_to_end(key)
             if await feed.is_current(entry.stamp):
+                record_cache_lookup(hit=True)
                 await send(entry.start)
                 await send({"type": "http.response.body", "body": entry.body})
                 return
@@ -127,6 +129,7 @@ class ResponseCache:
             if feed.connected and self._entries.get(key) is entry:
                 self._drop(key)
 
+        record_cache_lookup(hit=False)
         ticket = Ticket(feed.position())
         scope.setdefault("state", {})[STATE_KEY] = ticket
         sent: list[Message] = []

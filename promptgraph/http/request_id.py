@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promptgraph.http.errors import send_error
+from promptgraph.logs import bind_request_id
 
 logger = logging.getLogger("promptgraph.http")
 
@@ -51,6 +52,7 @@ class RequestId:
             return
         request_id = request_id_from(scope["headers"])
         scope.setdefault("state", {})[STATE_KEY] = request_id
+        bind_request_id(request_id)
         header = (HEADER, request_id.encode("ascii"))
         started = False
 

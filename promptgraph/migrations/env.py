@@ -3,7 +3,7 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -11,6 +11,8 @@ from promptgraph.db import normalize_url
 from promptgraph.models import metadata
 
 config = context.config
+# Any constant will do, as long as nothing else takes it: "promptgr" in ASCII.
+MIGRATIONS_LOCK_KEY = 0x70726F6D70746772
 
 
 def _run(connection: Connection) -> None:
@@ -21,6 +23,11 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Held to the end of this transaction; Alembic reads the current revision after.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATIONS_LOCK_KEY}
+            )
         context.run_migrations()
 
 

@@ -15,6 +15,7 @@ from promptgraph.schema.caching import CACHED_DOCUMENTS, MarkCacheableAnswers, P
 from promptgraph.schema.errors import ErrorCodes
 from promptgraph.schema.limits import QueryLimitsExtension, RejectNulCharacters
 from promptgraph.schema.scalars import SCALAR_MAP
+from promptgraph.telemetry import OperationMetrics
 
 
 class PromptGraphSchema(strawberry.Schema):
@@ -29,6 +30,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Order matters: hooks run in this order (and finish in reverse), and the limits must
     # see the validation cache's verdict, which would otherwise overwrite theirs.
     extensions: list[Any] = [
+        OperationMetrics,
         ErrorCodes,
         ParseCache,
         lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),

@@ -16,6 +16,7 @@ from promptgraph.models.analytics import NO_SPAN
 from promptgraph.services import validation
 from promptgraph.services.auth import Principal, Role
 from promptgraph.services.errors import BadUserInput, NotFound
+from promptgraph.telemetry import USAGES_RECORDED
 
 MAX_TRACES_PER_CALL = 1000
 OUTCOME_FIELDS = ("status", "cost_usd", "latency_ms", "started_at")
@@ -163,6 +164,7 @@ async def record_usages(
         if rows:
             await connection.execute(_statements(db.dialect).insert_usages, rows)
         await _upsert_outcomes(connection, principal.workspace_id, outcomes)
+    USAGES_RECORDED.inc(len(usages))
 
 
 async def record_usage(
