@@ -295,6 +295,17 @@ async def test_tags_refuse_format_separator_and_control_characters(api, characte
     assert tags == ["ok"]
 
 
+async def test_tags_are_any_visible_1_to_64_characters(api):
+    """The contract's rule for tags, to the letter: spaces, accents and scripts are fine."""
+    tags = [" ", "prod uction", "\u00e9t\u00e9", "\u65e5\u672c", "t" * 64]
+    await api.create("p", "x", tags=tags)
+    read = (await api.gql('{ promptVersion(name: "p") { tags } }')).ok()
+    assert read["promptVersion"]["tags"] == sorted(tags)
+    refused(await api.gql(CREATE, {"input": {"name": "q", "templateText": "x", "tags": [""]}}))
+    too_long = {"input": {"name": "q", "templateText": "x", "tags": ["t" * 65]}}
+    refused(await api.gql(CREATE, too_long))
+
+
 @pytest.mark.parametrize("character", ["\u202e", "\u200b", "\u2028"])
 async def test_names_of_things_refuse_invisible_characters(api, character):
     bad = f"gpt{character}4"

@@ -55,13 +55,13 @@ def _parse_datetime(value: Any) -> datetime:
             "(YYYY-MM-DDTHH:MM:SS[.fraction] and Z or an offset ±HH:MM)"
         )
     if match[1] == "60":
-        raise ValueError(f"{value!r}: leap seconds (:60) are not supported")
+        raise ValueError(f"{shown(value)}: leap seconds (:60) are not supported")
     try:
         # Within this shape, fromisoformat reads exactly RFC 3339 (fractions beyond
         # microseconds are truncated).
         return datetime.fromisoformat(value.replace("z", "Z")).astimezone(UTC)
     except (ValueError, OverflowError):
-        raise ValueError(f"{value!r} is not a valid date and time") from None
+        raise ValueError(f"{shown(value)} is not a valid date and time") from None
 
 
 VersionSelector = NewType("VersionSelector", object)

@@ -48,15 +48,25 @@ def _has_invisible_characters(value: str) -> bool:
     return any(unicodedata.category(ch) in INVISIBLE_CATEGORIES for ch in value)
 
 
-def free_name(value: str, field: str, max_length: int = MAX_NAME_LENGTH) -> str:
+def free_name(
+    value: str,
+    noun: str,
+    max_length: int = MAX_NAME_LENGTH,
+    *,
+    field: str | None = None,
+    blank_ok: bool = False,
+) -> str:
     """A free string that names or tags something (a tag, a user, a provider, a model, a
-    message role): 1 to `max_length` characters, not only spaces, and no control, format or
-    separator characters."""
-    if not value.strip() or len(value) > max_length or _has_invisible_characters(value):
+    message role): 1 to `max_length` characters, not only spaces (tags excepted: the
+    contract allows any 1 to 64 characters), and no control, format or separator
+    characters."""
+    blank = not value.strip() and not (blank_ok and value)
+    if blank or len(value) > max_length or _has_invisible_characters(value):
         raise BadUserInput(
-            f"{field} {shown(value)} must be 1 to {max_length} characters, not blank, with no "
-            "control, format or line-separator characters",
-            field=field,
+            f"{noun} {shown(value)} must be 1 to {max_length} characters"
+            f"{'' if blank_ok else ', not blank'}, with no control, format or line-separator "
+            "characters",
+            field=field or noun,
         )
     return value
 
@@ -136,7 +146,7 @@ def tags(values: Iterable[str]) -> list[str]:
     if len(unique) > MAX_TAGS:
         raise BadUserInput(f"at most {MAX_TAGS} tags per version, got {len(unique)}", field="tags")
     for tag in unique:
-        free_name(tag, "tag", MAX_TAG_LENGTH)
+        free_name(tag, "tag", MAX_TAG_LENGTH, field="tags", blank_ok=True)
     return unique
 
 
