@@ -12,6 +12,7 @@ from alembic import command
 from sqlalchemy import func, insert, select, update
 
 from promptgraph import migrations, models
+from promptgraph.schema import build_schema
 from promptgraph.services import auth
 from promptgraph.services.auth import Role
 from promptgraph.services.errors import BadUserInput
@@ -181,6 +182,20 @@ async def test_numbers_beyond_json_in_variables_are_refused(api):
         codes = [e["extensions"]["code"] for e in response.json()["errors"]]
         assert codes == ["BAD_USER_INPUT"]
     assert await version_count(api) == 0
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+async def test_numbers_beyond_json_in_decoded_variables_are_refused_by_the_schema(number):
+    """Whatever the HTTP layer's decoder lets through (Python's json reads Infinity and
+    NaN), the JSON scalar refuses it before anything runs."""
+    query = """mutation($m: JSON) {
+      createPromptVersion(input: {name: "inf", templateText: "x", metadata: $m}) { version }
+    }"""
+    result = await build_schema().execute(query, variable_values={"m": {"a": [number]}})
+    assert result.data is None
+    [error] = result.errors
+    assert error.extensions["code"] == "BAD_USER_INPUT"
+    assert "finite" in error.message
 
 
 # 3. bounded string arguments --------------------------------------------------------------
