@@ -454,6 +454,32 @@ async def test_overwrite_with_labels_adds_them_and_keeps_the_others(api):
     assert (await version(api, "greet", label="staging"))["templateText"] == "new"
 
 
+async def test_concurrent_saves_with_a_label_leave_it_on_the_last_version(api):
+    """Each save numbers its version and moves the label under the prompt's lock, so the
+    label ends on the highest number, never on two versions."""
+    await create(api, {"name": "p", "templateText": "v1"})
+    results = await asyncio.gather(
+        *(
+            write(
+                api,
+                "savePromptVersion",
+                {
+                    "name": "p",
+                    "templateText": f"c{i}",
+                    "autoIncrement": True,
+                    "labels": ["production"],
+                },
+            )
+            for i in range(6)
+        )
+    )
+    numbers = sorted(result.ok()["savePromptVersion"]["version"] for result in results)
+    assert numbers == [2, 3, 4, 5, 6, 7]
+    stored = await prompt(api, "p")
+    assert [(label["name"], label["version"]) for label in stored["labels"]] == [("production", 7)]
+    assert [v["version"] for v in stored["all"]["items"] if v["labels"]] == [7]
+
+
 LABEL_FAILURES = [
     pytest.param(
         "createPromptVersion",
