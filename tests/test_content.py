@@ -367,6 +367,18 @@ BAD_UPDATES = [
     pytest.param(
         {"name": "a b", "version": 1, "description": "x"}, "BAD_USER_INPUT", id="bad-name"
     ),
+    pytest.param({"name": "greet", "description": "x"}, "BAD_USER_INPUT", id="no-version"),
+    # The template is changed by an overwrite (savePromptVersion), not by an update.
+    pytest.param(
+        {"name": "greet", "version": 1, "templateText": "x"},
+        "BAD_USER_INPUT",
+        id="template-text",
+    ),
+    pytest.param(
+        {"name": "chat", "version": 1, "messages": [{"role": "user", "content": "x"}]},
+        "BAD_USER_INPUT",
+        id="messages",
+    ),
     *[
         pytest.param({"name": "greet", "version": 1, **fields}, code, id=label)
         for label, fields, code in [
