@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from promptgraph.models import PromptRevision, Trace, Usage, VersionTag
 from promptgraph.services.auth import Role
+from tests.test_response_cache import _listening
 
 RENAME = """
 mutation($name: String!, $newName: String!) {
@@ -859,6 +860,8 @@ async def test_record_usages_costs_the_same_statements_whatever_its_size(
         }
         for index in range(size)
     ]
+    if backend == "postgres":
+        await _listening(api.db)
     (await api.gql("{ viewer { user } }")).ok()  # PostgreSQL now remembers the key
     statements.reset()
     result = (await api.gql(RECORD_USAGES, {"usages": usages})).ok()["recordUsages"]
@@ -974,3 +977,72 @@ async def test_a_delete_racing_set_label_leaves_nothing_half_done(api):
                 # Set before: the deletion moved it to the latest remaining version.
                 expected.append({"name": label, "version": 2})
         assert state["labels"] == expected
+
+
+async def test_usages_racing_a_version_deletion_are_recorded_or_not_found(api):
+    for round_ in range(4):
+        name = f"p{round_}"
+        await api.create(name, "v1")
+        await api.create(name, "v2", version=2)
+        singles = [usage(api, name, 2, trace()) for _ in range(30)]
+        batch = [
+            {"promptName": name, "promptVersion": 2, "traceId": trace()},
+            {"promptName": name, "promptVersion": 1, "traceId": trace()},
+        ]
+        results = await asyncio.gather(
+            *singles[:15],
+            api.gql(DELETE_VERSION, {"name": name, "version": 2}),
+            api.gql(RECORD_USAGES, {"usages": batch}),
+            *singles[15:],
+        )
+        for result in results[:15] + results[17:]:
+            assert result.codes in ([], ["NOT_FOUND"]), result.body
+        assert not results[15].errors, results[15].body
+        recorded = results[16].ok()["recordUsages"]
+        if recorded["rejected"]:
+            # The deletion came first: the batch's item naming version 2 is rejected alone.
+            assert recorded["recorded"] == 1
+            assert [(r["index"], r["code"]) for r in recorded["rejected"]] == [(0, "NOT_FOUND")]
+        else:
+            assert recorded["recorded"] == 2
+        # Version 1's usage always landed; nothing links to the deleted version.
+        assert (await metrics(api, name, 1))["metrics"]["totalTraces"] == 1
+        async with api.db.read() as session:
+            linked = (await session.execute(select(func.count()).select_from(Usage))).scalar_one()
+        assert linked == round_ + 1
+
+
+async def test_a_save_taking_a_model_and_an_update_dropping_it_never_both_succeed(api):
+    await api.create("p", "t")
+    for round_ in range(6):
+        name = f"llm{round_}"
+        await integration(api, name, ["keep", "drop"])
+        save, update = await asyncio.gather(
+            api.gql(
+                SAVE,
+                {
+                    "input": {
+                        "name": "p",
+                        "templateText": f"t{round_}",
+                        "autoIncrement": True,
+                        "models": [f"{name}:drop"],
+                    }
+                },
+            ),
+            api.gql(
+                UPDATE_INTEGRATION,
+                {"input": {"name": name, "provider": "openai", "models": ["keep"]}},
+            ),
+        )
+        # Either the save came first and the update is refused, or the other way round.
+        assert sorted([save.codes, update.codes]) in ([[], ["CONFLICT"]], [[], ["NOT_FOUND"]])
+        listed = {
+            i["name"]: i["models"] for i in (await api.gql(INTEGRATIONS)).ok()["integrations"]
+        }
+        used = (
+            await api.gql('{ promptVersions(name: "p", limit: 100) { items { models } } }')
+        ).ok()["promptVersions"]["items"]
+        for version in used:
+            for model in version["models"]:
+                integration_name, _, model_name = model.partition(":")
+                assert model_name in listed[integration_name], (model, listed)

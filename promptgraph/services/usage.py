@@ -255,17 +255,30 @@ async def record_usage_batch(
             rejected[index] = RejectedUsage(index, error.code, error.message)
         else:
             valid.append((index, usage, outcome))
+    try:
+        found, missing = await _record_found(db, principal, valid)
+    except NotFound:
+        # A version was deleted between finding it and linking to it: once more, and it is
+        # then rejected like any missing one.
+        found, missing = await _record_found(db, principal, valid)
+    for index, usage in missing:
+        error = _not_found(usage)
+        rejected[index] = RejectedUsage(index, error.code, error.message)
+    return UsageBatchResult(found, [rejected[index] for index in sorted(rejected)])
+
+
+async def _record_found(
+    db: Database,
+    principal: Principal,
+    items: Sequence[tuple[int, UsageRecord, TraceOutcome | None]],
+) -> tuple[int, list[tuple[int, UsageRecord]]]:
+    """Records the items whose version exists: how many, and the (index, usage) of the others."""
     async with _usage_transaction(db) as connection:
-        version_ids = await _find_version_ids(connection, principal, [u for _, u, _ in valid])
-        found = []
-        for index, usage, outcome in valid:
-            if (usage.prompt_name, usage.version) in version_ids:
-                found.append((usage, outcome))
-            else:
-                error = _not_found(usage)
-                rejected[index] = RejectedUsage(index, error.code, error.message)
-        await _insert_usages(connection, principal, [u for u, _ in found], version_ids)
+        version_ids = await _find_version_ids(connection, principal, [u for _, u, _ in items])
+        found = [item for item in items if (item[1].prompt_name, item[1].version) in version_ids]
+        await _insert_usages(connection, principal, [u for _, u, _ in found], version_ids)
         await _upsert_outcomes(
-            connection, principal.workspace_id, [o for _, o in found if o is not None]
+            connection, principal.workspace_id, [o for _, _, o in found if o is not None]
         )
-    return UsageBatchResult(len(found), [rejected[index] for index in sorted(rejected)])
+    missing = [(i, u) for i, u, _ in items if (u.prompt_name, u.version) not in version_ids]
+    return len(found), missing
