@@ -4,13 +4,19 @@ refused write changes nothing, and that concurrent writers never lose anything."
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from promptgraph import migrations
+from promptgraph.app import create_app
+from promptgraph.db import Database
 from promptgraph.models import PromptRevision, Trace, Usage, VersionTag
 from promptgraph.services.auth import Role
+from tests.conftest import Api, _postgres_admin, _url_of, run_blocking
 from tests.test_response_cache import _listening
 
 RENAME = """
@@ -1046,3 +1052,71 @@ async def test_a_save_taking_a_model_and_an_update_dropping_it_never_both_succee
             for model in version["models"]:
                 integration_name, _, model_name = model.partition(":")
                 assert model_name in listed[integration_name], (model, listed)
+
+
+# --- migration ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fresh_url(backend: str, tmp_path) -> Any:
+    """An empty database, to migrate step by step."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"promptgraph_fresh_{uuid.uuid4().hex[:12]}"
+    await _postgres_admin(f'CREATE DATABASE "{name}"')
+    yield _url_of(name)
+    await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_prompts_made_before_the_lifecycle_migration_answer_to_their_names(fresh_url):
+    run_blocking(migrations.upgrade, fresh_url, "0003")
+    db = Database(fresh_url)
+    try:
+        async with db.write() as session:
+            await session.execute(
+                text("INSERT INTO workspace (name, created_at) VALUES ('acme', :at)"),
+                {"at": datetime(2024, 1, 15, tzinfo=UTC).replace(tzinfo=None)},
+            )
+            for name in ("greet", "chat"):
+                await session.execute(
+                    text(
+                        "INSERT INTO prompt (workspace_id, name, type, created_at, updated_at) "
+                        "SELECT id, :name, 'TEXT', created_at, created_at FROM workspace"
+                    ),
+                    {"name": name},
+                )
+            await session.execute(
+                text(
+                    "INSERT INTO prompt_version (prompt_id, version, template_text, variables, "
+                    "meta, models, is_active, created_at, updated_at, created_by) "
+                    "SELECT id, 1, 'old', '[]', '{}', '[]', :active, created_at, created_at, 'ann' "
+                    "FROM prompt WHERE name = 'greet'"
+                ),
+                {"active": True},
+            )
+    finally:
+        await db.dispose()
+    run_blocking(migrations.upgrade, fresh_url, "head")
+    db = Database(fresh_url)
+    try:
+        app = create_app(db=db)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://promptgraph") as http:
+            api = Api(http, db)
+            found = (await api.gql('{ prompt(name: "greet") { name aliases versionCount } }')).ok()
+            assert found == {"prompt": {"name": "greet", "aliases": [], "versionCount": 1}}
+            # The name is taken: a create under it adds to the prompt, a rename onto it is refused.
+            saved = await api.gql(
+                SAVE, {"input": {"name": "greet", "templateText": "new", "autoIncrement": True}}
+            )
+            assert saved.ok()["savePromptVersion"]["fqn"] == "prompt:acme/greet:2"
+            assert (await rename(api, "chat", "greet")).codes == ["CONFLICT"]
+            renamed = (await rename(api, "greet", "hello")).ok()["renamePrompt"]
+            assert (renamed["name"], renamed["aliases"], renamed["versionCount"]) == (
+                "hello",
+                ["greet"],
+                2,
+            )
+    finally:
+        await db.dispose()
