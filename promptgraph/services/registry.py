@@ -27,7 +27,7 @@ from promptgraph.models import (
     VersionTag,
     utcnow,
 )
-from promptgraph.services import names, templates, validation
+from promptgraph.services import catalog, names, templates, validation
 from promptgraph.services.auth import Principal, Role
 from promptgraph.services.errors import (
     BadUserInput,
@@ -480,10 +480,11 @@ async def rename_prompt(db: Database, principal: Principal, name: str, new_name:
     the others are CONFLICT."""
     principal.require(Role.EDITOR)
     validation.prompt_name(new_name, field="newName")
+    current = await catalog.find_prompt(db, principal, name=name, fqn=None)
+    if current is not None and current.name == new_name:
+        return current
     async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, None)
-        if new_name == prompt.name:
-            return prompt
         holder = (await names.resolve(session, principal.workspace_id, [new_name])).get(new_name)
         if holder is None:
             await session.execute(
