@@ -364,6 +364,8 @@ async def world(api) -> World:
     prompts = {item["name"]: item for item in state["prompts"]["items"]}
     assert sorted(prompts) == [CHAT_PROMPT, TEXT_PROMPT]
     assert prompts[TEXT_PROMPT]["versionCount"] == 3
+    assert prompts[TEXT_PROMPT]["aliases"] == [A_ALIAS]
+    assert [i["name"] for i in state["integrations"]] == [A_INTEGRATION]
     assert prompts[TEXT_PROMPT]["labels"][1]["name"] == A_LABEL
     v1 = prompts[TEXT_PROMPT]["versions"]["items"][-1]
     assert v1["revisions"][0]["templateText"].startswith(MARKER)
