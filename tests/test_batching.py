@@ -12,6 +12,7 @@ query($limit: Int!) {
     pagination { total }
     items {
       name
+      aliases
       versionCount
       labels { name version }
       latestVersion { version tags labels isLatest prompt { name } metrics { ...figures } }
@@ -30,16 +31,19 @@ fragment figures on VersionMetrics {
 """
 
 # The key lookup, the prompts count and page (3), then one batch per loader: version count,
-# prompt labels, latest version, versions page (count + rows: 2), version by number and by
-# label (2), tags, version labels, revisions; and metrics for each of the two windows asked
+# prompt labels, aliases, latest version, versions page (count + rows: 2), version by number
+# and by label (2), tags, version labels, revisions; and metrics for each of the two windows asked
 # for: one statement on PostgreSQL, two on SQLite (which sends latencies for percentiles).
-EXPECTED_STATEMENTS = {"postgres": 13 + 2, "sqlite": 13 + 4}
+EXPECTED_STATEMENTS = {"postgres": 14 + 2, "sqlite": 14 + 4}
+RENAME = "mutation($name: String!, $newName: String!) { renamePrompt(name: $name, newName: $newName) { id } }"
 
 
 async def _seed(api, prompts: int) -> None:
     for index in range(prompts):
-        name = f"prompt-{index:03d}"
-        await api.create(name, "v1 {{ x }}", tags=["alpha", f"t{index % 3}"])
+        # Each prompt has been renamed, and answers to its former name as an alias too.
+        former, name = f"draft-{index:03d}", f"prompt-{index:03d}"
+        await api.create(former, "v1 {{ x }}", tags=["alpha", f"t{index % 3}"])
+        (await api.gql(RENAME, {"name": former, "newName": name})).ok()
         await api.create(name, "v2 {{ x }}", version=2, tags=["beta"])
         for version, status in ((1, "SUCCESS"), (2, "ERROR"), (2, "SUCCESS")):
             usage = {
@@ -65,6 +69,7 @@ async def test_page_statement_count_does_not_grow(api, statements, backend, size
     items = data["prompts"]["items"]
     assert len(items) == size
     assert all(item["versionCount"] == 2 for item in items)
+    assert [item["aliases"] for item in items] == [[f"draft-{i:03d}"] for i in range(size)]
     assert all(item["latestVersion"]["tags"] == ["beta"] for item in items)
     assert all(item["production"] == {"version": 1} for item in items)
     assert all(len(item["versions"]["items"][0]["revisions"]) == 1 for item in items)

@@ -35,6 +35,8 @@ TAG_ALPHA = "zq-tag-alpha"
 TAG_BETA = "zq-tag-beta"
 A_LABEL = "zq-release"
 A_INTEGRATION = "acme-llm"
+# A former name of TEXT_PROMPT, which still resolves to it.
+A_ALIAS = "zq-former-name"
 A_MODEL = "zq-model"
 T1 = "0b5e7c1e-1a2b-4c3d-8e4f-000000000001"
 T2 = "0b5e7c1e-1a2b-4c3d-8e4f-000000000002"
@@ -54,6 +56,7 @@ A_STRINGS = (
     A_USER,
     TAG_ALPHA,
     TAG_BETA,
+    A_ALIAS,
     A_LABEL,
     A_INTEGRATION,
     A_MODEL,
@@ -90,7 +93,7 @@ FRAGMENTS = {
 }""",
     # A prompt, walked through every field that reaches its versions and labels.
     "P": f"""fragment P on Prompt {{
-  __typename id name fqn type versionCount
+  __typename id name fqn type versionCount aliases
   labels {{ name version }}
   latestVersion {{ ...V }}
   third: version(version: 3) {{ ...V }}
@@ -135,7 +138,7 @@ SNAPSHOT = gql(
   prompts(limit: 10) {{
     pagination {{ total offset limit }}
     items {{
-      __typename id name fqn type createdAt updatedAt versionCount
+      __typename id name fqn type createdAt updatedAt versionCount aliases
       latestVersion {{ version }}
       labels {{ name version updatedAt }}
       versions(includeArchived: true, limit: 10) {{ pagination {{ total }} items {{ ...S }} }}
@@ -144,13 +147,15 @@ SNAPSHOT = gql(
   all: promptVersions(includeArchived: true, limit: 10) {{
     pagination {{ total }} items {{ __typename id fqn labels }}
   }}
+  integrations {{ name provider models }}
   text: comparePromptVersions(name: "{TEXT_PROMPT}") {{ ...C }}
   chat: comparePromptVersions(name: "{CHAT_PROMPT}") {{ ...C }}
 }}"""
 )
 
 B_SNAPSHOT = gql(
-    """query { prompts(limit: 10) { pagination { total } items { __typename id name type versionCount
+    """query { integrations { name provider models }
+  prompts(limit: 10) { pagination { total } items { __typename id name type versionCount aliases
   labels { name version } versions(includeArchived: true, limit: 10) { items { ...V } } } } }"""
 )
 
@@ -256,6 +261,12 @@ async def seed_a(api: Any, key: str) -> None:
         },
         key,
     )
+    # Renamed away and back: the former name stays as an alias.
+    rename = (
+        "mutation($n: String!, $new: String!) { renamePrompt(name: $n, newName: $new) { name } }"
+    )
+    await ok(api, rename, {"n": TEXT_PROMPT, "new": A_ALIAS}, key)
+    await ok(api, rename, {"n": A_ALIAS, "new": TEXT_PROMPT}, key)
     for label, version in (("production", 2), (A_LABEL, 1)):
         await ok(
             api,
@@ -353,6 +364,8 @@ async def world(api) -> World:
     prompts = {item["name"]: item for item in state["prompts"]["items"]}
     assert sorted(prompts) == [CHAT_PROMPT, TEXT_PROMPT]
     assert prompts[TEXT_PROMPT]["versionCount"] == 3
+    assert prompts[TEXT_PROMPT]["aliases"] == [A_ALIAS]
+    assert [i["name"] for i in state["integrations"]] == [A_INTEGRATION]
     assert prompts[TEXT_PROMPT]["labels"][1]["name"] == A_LABEL
     v1 = prompts[TEXT_PROMPT]["versions"]["items"][-1]
     assert v1["revisions"][0]["templateText"].startswith(MARKER)
@@ -632,6 +645,50 @@ def usage_probe(name: str, version: int, trace: str, span: str | None, outcome: 
     )
 
 
+OWN_RENAME = gql(
+    """mutation($input: CreatePromptVersionInput!, $old: String!, $new: String!) {
+  createPromptVersion(input: $input) { version }
+  renamePrompt(name: $old, newName: $new) { ...P }
+}"""
+)
+
+
+def own_rename_variables(_world: World, role: Role) -> dict[str, Any]:
+    own = f"b-own-{role.value.lower()}"
+    new = {Role.VIEWER: A_ALIAS, Role.EDITOR: A_ALIAS, Role.ADMIN: TEXT_PROMPT}[role]
+    return {"input": {"name": own, "templateText": "b"}, "old": own, "new": new}
+
+
+async def check_own_rename(world: World, role: Role, data: Any, b_before: dict[str, Any]) -> None:
+    variables = own_rename_variables(world, role)
+    renamed = data["renamePrompt"]
+    assert renamed["name"] == variables["new"]
+    assert renamed["fqn"] == f"prompt:{B_WORKSPACE}/{variables['new']}"
+    assert renamed["aliases"] == [variables["old"]]
+    assert_b_prompt(renamed, variables["new"], [1])
+    # Gone again, so that the other probes aim at names only A holds.
+    deleted = await ok(
+        world.api,
+        "mutation($n: String!) { deletePrompt(name: $n) { versionsDeleted } }",
+        {"n": variables["old"]},
+        world.b_keys[Role.ADMIN],
+    )
+    assert deleted == {"deletePrompt": {"versionsDeleted": 1}}
+    assert await world.b_snapshot() == b_before
+
+
+async def check_usages(world: World, role: Role, data: Any, b_before: dict[str, Any]) -> None:
+    # A's prompts and aliases name nothing for B: each usage is rejected, none recorded.
+    result = data["recordUsages"]
+    assert result["recorded"] == 0
+    assert [(r["index"], r["code"]) for r in result["rejected"]] == [
+        (0, NOT_FOUND),
+        (1, NOT_FOUND),
+        (2, NOT_FOUND),
+    ]
+    assert await world.b_snapshot() == b_before
+
+
 ROOT_PROBES: dict[str, list[Probe]] = {
     # Query
     "viewer": [
@@ -803,6 +860,79 @@ ROOT_PROBES: dict[str, list[Probe]] = {
             f'mutation {{ archivePromptVersion(name: "{TEXT_PROMPT}", version: 3, archived: false) {{ ...VP }} }}'
         ),
     ],
+    "renamePrompt": [
+        mutation(
+            f'mutation {{ renamePrompt(name: "{TEXT_PROMPT}", newName: "b-fresh") {{ ...P }} }}'
+        ),
+        mutation(f'mutation {{ renamePrompt(name: "{A_ALIAS}", newName: "b-fresh") {{ ...P }} }}'),
+        mutation(
+            f'mutation {{ renamePrompt(name: "{CHAT_PROMPT}", newName: "{TEXT_PROMPT}") {{ ...P }} }}'
+        ),
+        # B's own prompt may take A's names: names are per workspace.
+        Probe(OWN_RENAME, check_own_rename, own_rename_variables, Role.EDITOR),
+    ],
+    "removePromptAlias": [
+        mutation(
+            f'mutation {{ removePromptAlias(name: "{TEXT_PROMPT}", alias: "{A_ALIAS}") {{ ...P }} }}'
+        ),
+        mutation(
+            f'mutation {{ removePromptAlias(name: "{A_ALIAS}", alias: "{A_ALIAS}") {{ ...P }} }}'
+        ),
+    ],
+    "deletePromptVersion": [
+        mutation(
+            f'mutation {{ deletePromptVersion(name: "{TEXT_PROMPT}", version: 1) {{ ...P }} }}',
+            Role.ADMIN,
+        ),
+        mutation(
+            f'mutation {{ deletePromptVersion(name: "{A_ALIAS}", version: 2) {{ ...P }} }}',
+            Role.ADMIN,
+        ),
+        mutation(
+            f'mutation {{ deletePromptVersion(name: "{CHAT_PROMPT}", version: 1) {{ ...P }} }}',
+            Role.ADMIN,
+        ),
+    ],
+    "deletePrompt": [
+        mutation(
+            f'mutation {{ deletePrompt(name: "{name}") {{ name versionsDeleted }} }}', Role.ADMIN
+        )
+        for name in (TEXT_PROMPT, A_ALIAS, CHAT_PROMPT)
+    ],
+    "integrations": [
+        Probe("query { integrations { name provider models } }", {"integrations": []}),
+    ],
+    "updateIntegration": [
+        Probe(
+            "mutation($input: CreateIntegrationInput!) { updateIntegration(input: $input) { name provider models } }",
+            NOT_FOUND,
+            {"input": {"name": A_INTEGRATION, "provider": "b", "models": [A_MODEL]}},
+            Role.ADMIN,
+        ),
+    ],
+    "deleteIntegration": [
+        mutation(f'mutation {{ deleteIntegration(name: "{A_INTEGRATION}") }}', Role.ADMIN),
+    ],
+    "recordUsages": [
+        Probe(
+            "mutation($usages: [RecordUsageInput!]!) { recordUsages(usages: $usages) { recorded rejected { index code message } } }",
+            check_usages,
+            {
+                "usages": [
+                    {"promptName": TEXT_PROMPT, "promptVersion": 1, "traceId": T1},
+                    {
+                        "promptName": A_ALIAS,
+                        "promptVersion": 2,
+                        "traceId": T2,
+                        "spanId": SPAN,
+                        "outcome": {"status": "ERROR", "costUsd": 42.0},
+                    },
+                    {"promptName": CHAT_PROMPT, "promptVersion": 1, "traceId": T3},
+                ]
+            },
+            Role.EDITOR,
+        ),
+    ],
     "createIntegration": [
         Probe(
             INTEGRATION,
@@ -924,7 +1054,7 @@ async def test_workspace_b_cannot_reach_workspace_a_through_root_field(world, ro
             await run_probe(world, probe, role)
     # Whatever B did, A reads exactly what it read before.
     assert await world.a_snapshot() == world.a_state
-    # A's integration has no read field: A's writes show it is still A's own, unchanged.
+    # A's integration is A's own, unchanged: A's writes can still use its model.
     use = 'mutation($m: [String!]) { savePromptVersion(input: {name: "a-model-user", templateText: "t", models: $m}) { models } }'
     refused = await world.api.gql(use, {"m": [f"{A_INTEGRATION}:b-model"]}, key=world.a_key)
     assert refused.codes == ["NOT_FOUND"], refused.body

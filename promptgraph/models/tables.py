@@ -66,6 +66,28 @@ class Prompt(SQLModel, table=True):
     type: str = Field(sa_type=name_string(8), nullable=False)
     created_at: datetime = _created_at()
     updated_at: datetime = _created_at()
+    # Deleted version numbers are never given again: new versions go above this mark.
+    highest_deleted_version: int = Field(
+        default=0, sa_type=Integer, nullable=False, sa_column_kwargs={"server_default": "0"}
+    )
+
+
+class PromptAlias(SQLModel, table=True):
+    """Every name a prompt answers to: its current name and the former names it keeps.
+
+    One unique (workspace, name) over both is what makes a name taken by at most one prompt,
+    as its name or as an alias, even when renames and creates race. `Prompt.name` says
+    which of a prompt's rows is its current name; the others are its aliases.
+    """
+
+    __tablename__ = "prompt_alias"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name", name="uq_prompt_alias_workspace_name"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = _foreign_key("workspace.id", index=False)
+    name: str = Field(sa_type=name_string(128), nullable=False)
+    prompt_id: int = _foreign_key("prompt.id")
 
 
 class PromptVersion(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 import strawberry
 
+from promptgraph.resolvers.lifecycle import LifecycleMutation
 from promptgraph.schema.content import UpdatePromptVersionInput
 from promptgraph.schema.types import (
     CreateIntegrationInput,
@@ -20,7 +21,7 @@ from promptgraph.services import registry, usage
 
 
 @strawberry.type
-class Mutation:
+class Mutation(LifecycleMutation):
     @strawberry.mutation(description="CONFLICT if the version exists; creates the prompt.")
     async def create_prompt_version(
         self, info: Info, input: CreatePromptVersionInput

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import strawberry
 
+from promptgraph.resolvers.lifecycle import LifecycleQuery
 from promptgraph.schema.scalars import VersionSelector
 from promptgraph.schema.types import (
     Info,
@@ -19,7 +20,7 @@ from promptgraph.services.metrics import Window
 
 
 @strawberry.type
-class Query:
+class Query(LifecycleQuery):
     @strawberry.field
     def viewer(self, info: Info) -> Viewer:
         principal = info.context.principal

@@ -50,10 +50,12 @@ class ParseCache(SchemaExtension):
 # analytics) is never cached. tests/test_response_cache.py fails when a schema field is in
 # neither this table nor ANALYTICS_FIELDS.
 REGISTRY_FIELDS: dict[str, frozenset[str]] = {
-    "Query": frozenset({"prompt", "promptVersion", "promptVersions", "prompts", "viewer"}),
+    "Query": frozenset(
+        {"integrations", "prompt", "promptVersion", "promptVersions", "prompts", "viewer"}
+    ),
     "Prompt": frozenset(
         {
-            "createdAt", "fqn", "id", "labels", "latestVersion", "name", "type",
+            "aliases", "createdAt", "fqn", "id", "labels", "latestVersion", "name", "type",
             "updatedAt", "version", "versionCount", "versions",
         }
     ),
@@ -79,6 +81,7 @@ REGISTRY_FIELDS: dict[str, frozenset[str]] = {
     "ModelConfig": frozenset({"model", "parameters", "provider"}),
     "RenderedPrompt": frozenset({"messages", "text"}),
     "Viewer": frozenset({"role", "user", "workspace"}),
+    "Integration": frozenset({"models", "name", "provider"}),
 }  # fmt: skip
 ANALYTICS_FIELDS = frozenset(
     {"Query.comparePromptVersions", "PromptVersion.metrics", "PromptVersion.metricsSeries"}

@@ -322,6 +322,10 @@ class Prompt:
             Label.from_record(r) for r in await info.context.loaders.prompt_labels.load(self.row.id)
         ]
 
+    @strawberry.field(description="Former names that still resolve to this prompt, sorted.")
+    async def aliases(self, info: Info) -> list[str]:
+        return await info.context.loaders.prompt_aliases.load(self.row.id)
+
 
 @strawberry.type
 class PromptVersion:

@@ -1,6 +1,8 @@
 """Reads: listing and looking up prompts and versions, always inside the caller's workspace.
 
-A prompt or FQN of another workspace is treated exactly like one that does not exist.
+A prompt or FQN of another workspace is treated exactly like one that does not exist. Names
+resolve through `names`, so a former name (an alias) finds the prompt as its name does;
+`search` matches current names only.
 """
 
 from collections.abc import Sequence
@@ -11,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from promptgraph.db import Database
 from promptgraph.models import Prompt, PromptLabel, PromptVersion, VersionTag
-from promptgraph.services import validation
+from promptgraph.services import names, validation
 from promptgraph.services.auth import Principal
 from promptgraph.services.errors import BadUserInput
 from promptgraph.services.records import PageResult, VersionRecord
@@ -117,9 +119,7 @@ async def find_prompt(
     async with db.read() as session:
         return (
             await session.execute(
-                select(Prompt).where(
-                    Prompt.workspace_id == principal.workspace_id, Prompt.name == prompt_name
-                )
+                select(Prompt).where(names.prompt_named(principal.workspace_id, prompt_name))
             )
         ).scalar_one_or_none()
 
@@ -144,9 +144,11 @@ async def list_versions(
         return PageResult([], 0, page.offset, page.limit)
     statement = versions_with_prompt().where(Prompt.workspace_id == principal.workspace_id)
     if prompt_name is not None:
-        statement = statement.where(Prompt.name == prompt_name)
+        statement = statement.where(names.prompt_named(principal.workspace_id, prompt_name))
     if name is not None and fqn is not None:
-        statement = statement.where(Prompt.name == validation.prompt_name(name))
+        statement = statement.where(
+            names.prompt_named(principal.workspace_id, validation.prompt_name(name))
+        )
     if prompt_id is not None:
         if not (prompt_id.isascii() and prompt_id.isdigit()):
             raise BadUserInput(
@@ -198,9 +200,7 @@ async def find_version(
     if label is not None and version is not None:
         raise BadUserInput("the fqn names a version already; do not also give label")
     statement = version_lookup(
-        versions_with_prompt().where(
-            Prompt.workspace_id == principal.workspace_id, Prompt.name == prompt_name
-        ),
+        versions_with_prompt().where(names.prompt_named(principal.workspace_id, prompt_name)),
         version,
         label,
     )

@@ -52,6 +52,12 @@ _CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str]] = {
     "uq_prompt_version_prompt_version": (Conflict, "this version of the prompt already exists"),
     "uq_integration_workspace_name": (Conflict, "an integration with this name already exists"),
     "uq_prompt_workspace_name": (Conflict, "a prompt with this name already exists"),
+    "uq_prompt_alias_workspace_name": (
+        Conflict,
+        "this name is taken by another prompt, as its name or as an alias",
+    ),
+    # Only a version deleted while a usage was being linked to it (PostgreSQL).
+    "fk_usage_version_id_prompt_version": (NotFound, "the version was deleted meanwhile"),
     "uq_prompt_label_prompt_name": (Conflict, "this label already exists on the prompt"),
     "uq_workspace_name": (Conflict, "a workspace with this name already exists"),
     "uq_app_user_workspace_name": (Conflict, "a user with this name already exists"),
@@ -70,6 +76,7 @@ def _violated_constraint(error: IntegrityError) -> str | None:
         "prompt_version.prompt_id, prompt_version.version": "uq_prompt_version_prompt_version",
         "integration.workspace_id, integration.name": "uq_integration_workspace_name",
         "prompt.workspace_id, prompt.name": "uq_prompt_workspace_name",
+        "prompt_alias.workspace_id, prompt_alias.name": "uq_prompt_alias_workspace_name",
         "prompt_label.prompt_id, prompt_label.name": "uq_prompt_label_prompt_name",
         "workspace.name": "uq_workspace_name",
         "app_user.workspace_id, app_user.name": "uq_app_user_workspace_name",

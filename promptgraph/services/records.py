@@ -37,3 +37,9 @@ class LabelRecord:
     name: str
     version: int
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DeletedPrompt:
+    name: str
+    versions_deleted: int

@@ -1,4 +1,4 @@
-"""Writes: versions, tags, labels, archiving and integrations.
+"""Writes: versions, tags, labels, archiving, renames, deletions and integrations.
 
 Every write to a prompt or its versions first takes the prompt's row lock (by moving its
 `updated_at`), so writes to one prompt are serialised: auto-increment numbers never collide,
@@ -7,8 +7,9 @@ overwrites never lose a revision, and a label never ends up on two versions.
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,12 +18,13 @@ from promptgraph.db import Database
 from promptgraph.models import (
     Integration,
     Prompt,
+    PromptAlias,
     PromptLabel,
     PromptVersion,
     VersionTag,
     utcnow,
 )
-from promptgraph.services import validation
+from promptgraph.services import catalog, names, validation
 from promptgraph.services.auth import Principal, Role
 from promptgraph.services.content import (
     MAX_MODEL_LENGTH,
@@ -32,8 +34,13 @@ from promptgraph.services.content import (
     replace_content,
     split_model,
 )
-from promptgraph.services.errors import BadUserInput, NotFound, raise_for_integrity_error
-from promptgraph.services.records import VersionRecord
+from promptgraph.services.errors import (
+    BadUserInput,
+    Conflict,
+    NotFound,
+    raise_for_integrity_error,
+)
+from promptgraph.services.records import DeletedPrompt, VersionRecord
 
 
 @asynccontextmanager
@@ -50,30 +57,34 @@ async def _transaction(db: Database, principal: Principal) -> AsyncIterator[Asyn
 async def _lock_prompt(
     db: Database, session: AsyncSession, principal: Principal, name: str, create_as: str | None
 ) -> Prompt:
-    """The prompt's row, locked for this transaction; created first when `create_as` is set."""
+    """The row of the prompt answering to `name` (its name or an alias), locked for this
+    transaction; created first, under that name, when `create_as` is set and none does."""
     validation.prompt_name(name)
     now = utcnow()
-    if create_as is not None:
-        await session.execute(
-            db.insert(Prompt)
-            .values(
-                workspace_id=principal.workspace_id,
-                name=name,
-                type=create_as,
-                created_at=now,
-                updated_at=now,
+    prompt = await _lock_named(session, principal, name, now)
+    if prompt is None and create_as is not None:
+        created = (
+            await session.execute(
+                db.insert(Prompt)
+                .values(
+                    workspace_id=principal.workspace_id,
+                    name=name,
+                    type=create_as,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+                .returning(Prompt.id)
             )
-            .on_conflict_do_nothing()
-        )
-    prompt = (
-        await session.execute(
-            update(Prompt)
-            .where(Prompt.workspace_id == principal.workspace_id, Prompt.name == name)
-            .values(updated_at=now)
-            .returning(Prompt)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one_or_none()
+        ).scalar_one_or_none()
+        if created is not None:
+            await session.execute(
+                db.insert(PromptAlias).values(
+                    workspace_id=principal.workspace_id, name=name, prompt_id=created
+                )
+            )
+        # Created here, or by a concurrent writer that committed first.
+        prompt = await _lock_named(session, principal, name, now)
     if prompt is None:
         raise NotFound(f"prompt {name!r} not found")
     if create_as is not None and prompt.type != create_as:
@@ -81,6 +92,20 @@ async def _lock_prompt(
             f"prompt {name!r} is a {prompt.type} prompt; this version is {create_as}"
         )
     return prompt
+
+
+async def _lock_named(
+    session: AsyncSession, principal: Principal, name: str, now: datetime
+) -> Prompt | None:
+    return (
+        await session.execute(
+            update(Prompt)
+            .where(names.prompt_named(principal.workspace_id, name))
+            .values(updated_at=now)
+            .returning(Prompt)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
 
 
 async def _find_version(
@@ -107,10 +132,13 @@ async def _check_models(session: AsyncSession, principal: Principal, models: lis
         return
     wanted = [split_model(model) for model in models]
     rows = await session.execute(
-        select(Integration.name, Integration.models).where(
+        select(Integration.name, Integration.models)
+        .where(
             Integration.workspace_id == principal.workspace_id,
             Integration.name.in_({integration for integration, _ in wanted}),
         )
+        # Shared lock: an integration cannot lose a model while a version taking it commits.
+        .with_for_update(read=True)
     )
     offered = {name: set(listed) for name, listed in rows}
     for integration, model in wanted:
@@ -135,6 +163,12 @@ async def _insert_version(
     number: int,
     content: VersionContent,
 ) -> PromptVersion:
+    if number <= prompt.highest_deleted_version:
+        raise Conflict(
+            f"version {number} of prompt {prompt.name!r} is at or below a deleted version; "
+            f"deleted numbers are never reused: use a version above "
+            f"{prompt.highest_deleted_version} or autoIncrement"
+        )
     now = utcnow()
     row = PromptVersion(
         prompt_id=prompt.id,
@@ -234,7 +268,7 @@ async def save_version(
                     )
                 )
             ).scalar_one()
-            target = highest + 1
+            target = max(highest, prompt.highest_deleted_version) + 1
             if target > validation.MAX_STORED_INT:
                 raise BadUserInput(f"prompt {name!r} has no version numbers left")
         else:
@@ -342,22 +376,223 @@ async def archive_version(
         return await _written(session, row, prompt)
 
 
-async def create_integration(
-    db: Database, principal: Principal, name: str, provider: str, models: list[str]
-) -> Integration:
-    principal.require(Role.ADMIN)
+def _integration_models(name: str, provider: str, models: list[str]) -> list[str]:
+    """The models of a valid integration, de-duplicated and sorted."""
     validation.prompt_name(name, field="name")
     validation.free_name(provider, "provider")
     if not 1 <= len(models) <= MAX_MODELS:
         raise BadUserInput(f"models must list 1 to {MAX_MODELS} model names", field="models")
     for model in models:
         validation.free_name(model, "models", MAX_MODEL_LENGTH)
+    return sorted(set(models))
+
+
+async def create_integration(
+    db: Database, principal: Principal, name: str, provider: str, models: list[str]
+) -> Integration:
+    principal.require(Role.ADMIN)
     row = Integration(
         workspace_id=principal.workspace_id,
         name=name,
         provider=provider,
-        models=sorted(set(models)),
+        models=_integration_models(name, provider, models),
     )
     async with _transaction(db, principal) as session:
         session.add(row)
     return row
+
+
+# --- lifecycle: renames, aliases, deletions ---------------------------------------------------
+
+
+async def rename_prompt(db: Database, principal: Principal, name: str, new_name: str) -> Prompt:
+    """The prompt takes `new_name` and keeps answering to its former name as an alias, so
+    agents still running with the old name keep working. Renaming to one of its own aliases
+    swaps the two; to its current name, changes nothing (a retry is safe). The unique
+    (workspace, name) of `prompt_alias` settles concurrent renames and creates: one wins,
+    the others are CONFLICT."""
+    principal.require(Role.EDITOR)
+    validation.prompt_name(new_name, field="newName")
+    current = await catalog.find_prompt(db, principal, name=name, fqn=None)
+    if current is not None and current.name == new_name:
+        return current
+    async with _transaction(db, principal) as session:
+        prompt = await _lock_prompt(db, session, principal, name, None)
+        holder = (await names.resolve(session, principal.workspace_id, [new_name])).get(new_name)
+        if holder is None:
+            await session.execute(
+                db.insert(PromptAlias).values(
+                    workspace_id=principal.workspace_id, name=new_name, prompt_id=prompt.id
+                )
+            )
+        elif holder != prompt.id:
+            raise Conflict(
+                f"{new_name!r} is taken by another prompt, as its name or as an alias",
+                field="newName",
+            )
+        await session.execute(update(Prompt).where(Prompt.id == prompt.id).values(name=new_name))
+        prompt.name = new_name
+    return prompt
+
+
+async def remove_alias(db: Database, principal: Principal, name: str, alias: str) -> Prompt:
+    """Frees a former name: it no longer resolves, and another prompt may take it."""
+    principal.require(Role.EDITOR)
+    validation.prompt_name(alias, field="alias")
+    async with _transaction(db, principal) as session:
+        prompt = await _lock_prompt(db, session, principal, name, None)
+        removed = await session.execute(
+            delete(PromptAlias).where(
+                PromptAlias.prompt_id == prompt.id,
+                PromptAlias.name == alias,
+                PromptAlias.name != prompt.name,
+            )
+        )
+        if removed.rowcount == 0:
+            raise NotFound(f"prompt {prompt.name!r} has no alias {alias!r}", field="alias")
+    return prompt
+
+
+async def _move_label(
+    session: AsyncSession, label: PromptLabel, to_version_id: int | None, at: datetime
+) -> None:
+    """The one place a label is moved by the registry itself rather than by a client's
+    setLabel: onto `to_version_id`, or removed when None. (Label events go here.)"""
+    if to_version_id is None:
+        await session.execute(delete(PromptLabel).where(PromptLabel.id == label.id))
+    else:
+        await session.execute(
+            update(PromptLabel)
+            .where(PromptLabel.id == label.id)
+            .values(version_id=to_version_id, updated_at=at)
+        )
+
+
+async def delete_version(db: Database, principal: Principal, name: str, version: int) -> Prompt:
+    """Removes the version with its tags, revisions and usages (so its analytics); traces
+    stay, as other versions may use them. Each label on it falls back to the latest
+    remaining active version, or is removed when none remains, so a fetch by label never
+    finds a deleted version. The number is never given again (`highest_deleted_version`).
+    The prompt stays, even with no version left."""
+    principal.require(Role.ADMIN)
+    validation.version_number(version)
+    async with _transaction(db, principal) as session:
+        prompt = await _lock_prompt(db, session, principal, name, None)
+        row = await _version(session, prompt, version)
+        fallback = (
+            await session.execute(
+                select(PromptVersion.id)
+                .where(
+                    PromptVersion.prompt_id == prompt.id,
+                    PromptVersion.is_active,
+                    PromptVersion.id != row.id,
+                )
+                .order_by(PromptVersion.version.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        labels = (
+            await session.execute(select(PromptLabel).where(PromptLabel.version_id == row.id))
+        ).scalars()
+        for label in list(labels):
+            await _move_label(session, label, fallback, prompt.updated_at)
+        # Tags, revisions and usages go with it (ON DELETE CASCADE).
+        await session.execute(delete(PromptVersion).where(PromptVersion.id == row.id))
+        highest_deleted = max(prompt.highest_deleted_version, row.version)
+        await session.execute(
+            update(Prompt)
+            .where(Prompt.id == prompt.id)
+            .values(highest_deleted_version=highest_deleted)
+        )
+        prompt.highest_deleted_version = highest_deleted
+    return prompt
+
+
+async def delete_prompt(db: Database, principal: Principal, name: str) -> DeletedPrompt:
+    """Removes the prompt with everything of it (versions, revisions, tags, labels, usages,
+    aliases) and frees its name and aliases; traces stay."""
+    principal.require(Role.ADMIN)
+    async with _transaction(db, principal) as session:
+        prompt = await _lock_prompt(db, session, principal, name, None)
+        versions = (
+            await session.execute(select(func.count()).where(PromptVersion.prompt_id == prompt.id))
+        ).scalar_one()
+        await session.execute(delete(Prompt).where(Prompt.id == prompt.id))
+    return DeletedPrompt(prompt.name, versions)
+
+
+# --- integrations -----------------------------------------------------------------------------
+
+
+async def list_integrations(db: Database, principal: Principal) -> list[Integration]:
+    """The workspace's integrations, sorted by name; any role may see them."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Integration)
+            .where(Integration.workspace_id == principal.workspace_id)
+            .order_by(Integration.name)
+        )
+        return list(rows.scalars())
+
+
+async def _lock_integration(session: AsyncSession, principal: Principal, name: str) -> Integration:
+    validation.prompt_name(name, field="name")
+    row = (
+        await session.execute(
+            select(Integration)
+            .where(Integration.workspace_id == principal.workspace_id, Integration.name == name)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"integration {name!r} not found")
+    return row
+
+
+async def _refuse_if_used(
+    session: AsyncSession, principal: Principal, integration: str, models: set[str]
+) -> None:
+    """CONFLICT when a version, archived or not, names one of the integration's `models`."""
+    if not models:
+        return
+    wanted = {f"{integration}:{model}" for model in models}
+    # A prefilter in SQL (integration names are plain ASCII, written as-is in the stored
+    # JSON text of both databases); the exact test on the decoded list.
+    rows = await session.execute(
+        select(Prompt.name, PromptVersion.version, PromptVersion.models)
+        .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+        .where(
+            Prompt.workspace_id == principal.workspace_id,
+            cast(PromptVersion.models, Text).contains(f'"{integration}:', autoescape=True),
+        )
+        .order_by(Prompt.name, PromptVersion.version)
+    )
+    for prompt_name, version, used in rows:
+        taken = sorted(wanted.intersection(used))
+        if taken:
+            raise Conflict(
+                f"model {taken[0]!r} is used by version {version} of prompt {prompt_name!r}"
+            )
+
+
+async def update_integration(
+    db: Database, principal: Principal, name: str, provider: str, models: list[str]
+) -> Integration:
+    """Replaces provider and models; refused while a version uses a model it would drop."""
+    principal.require(Role.ADMIN)
+    models = _integration_models(name, provider, models)
+    async with _transaction(db, principal) as session:
+        row = await _lock_integration(session, principal, name)
+        await _refuse_if_used(session, principal, name, set(row.models) - set(models))
+        row.provider = provider
+        row.models = models
+    return row
+
+
+async def delete_integration(db: Database, principal: Principal, name: str) -> None:
+    """Refused while a version uses one of its models."""
+    principal.require(Role.ADMIN)
+    async with _transaction(db, principal) as session:
+        row = await _lock_integration(session, principal, name)
+        await _refuse_if_used(session, principal, name, set(row.models))
+        await session.execute(delete(Integration).where(Integration.id == row.id))

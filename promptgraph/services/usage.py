@@ -2,22 +2,30 @@
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, func, select, tuple_
+from sqlalchemy import Insert, Select, bindparam, func, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from promptgraph.db import Database, insert_for
-from promptgraph.models import Prompt, PromptVersion, Trace, Usage, utcnow
-from promptgraph.services import validation
+from promptgraph.models import PromptAlias, PromptVersion, Trace, Usage, utcnow
+from promptgraph.services import names, validation
 from promptgraph.services.auth import Principal, Role
-from promptgraph.services.errors import BadUserInput, NotFound
+from promptgraph.services.errors import (
+    ApiError,
+    BadUserInput,
+    NotFound,
+    raise_for_integrity_error,
+)
 from promptgraph.telemetry import USAGES_RECORDED
 
 MAX_TRACES_PER_CALL = 1000
+MAX_USAGES_PER_CALL = 1000
 OUTCOME_FIELDS = ("status", "cost_usd", "latency_ms", "started_at")
 # Generous bounds (a million dollars, a year) that keep sums over any number of traces
 # finite, so averages never overflow.
@@ -85,18 +93,48 @@ class UsageRecord:
     span_id: uuid.UUID | None = None
 
 
-async def _version_ids(
+async def _find_version_ids(
     connection: AsyncConnection, principal: Principal, usages: Sequence[UsageRecord]
 ) -> dict[tuple[str, int], int]:
+    """Version id of each (prompt name or alias, version) that exists; one statement."""
     wanted = {(usage.prompt_name, usage.version) for usage in usages}
+    if not wanted:
+        return {}
     rows = await connection.execute(
         _statements(connection.dialect.name).version_ids,
         {"workspace_id": principal.workspace_id, "wanted": sorted(wanted)},
     )
-    found = {(name, version): version_id for name, version, version_id in rows}
-    for name, version in sorted(wanted - found.keys()):
-        raise NotFound(f"version {version} of prompt {name!r} not found")
-    return found
+    return {(name, version): version_id for name, version, version_id in rows}
+
+
+def _not_found(usage: UsageRecord) -> NotFound:
+    return NotFound(f"version {usage.version} of prompt {usage.prompt_name!r} not found")
+
+
+def _validate_usage(usage: UsageRecord) -> None:
+    validation.prompt_name(usage.prompt_name, field="promptName")
+    validation.version_number(usage.version, field="promptVersion")
+
+
+async def _insert_usages(
+    connection: AsyncConnection,
+    principal: Principal,
+    usages: Sequence[UsageRecord],
+    version_ids: dict[tuple[str, int], int],
+) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "workspace_id": principal.workspace_id,
+            "version_id": version_ids[(usage.prompt_name, usage.version)],
+            "trace_id": usage.trace_id,
+            "span_id": usage.span_id,
+            "recorded_at": now,
+        }
+        for usage in usages
+    ]
+    if rows:
+        await connection.execute(_statements(connection.dialect.name).insert_usages, rows)
 
 
 @dataclass(frozen=True)
@@ -114,11 +152,11 @@ def _statements(dialect: str) -> _Statements:
     insert = insert_for(dialect)
     upsert = insert(Trace)
     return _Statements(
-        version_ids=select(Prompt.name, PromptVersion.version, PromptVersion.id)
-        .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-        .where(
-            Prompt.workspace_id == bindparam("workspace_id"),
-            tuple_(Prompt.name, PromptVersion.version).in_(bindparam("wanted", expanding=True)),
+        version_ids=names.versions_by_name().where(
+            PromptAlias.workspace_id == bindparam("workspace_id"),
+            tuple_(PromptAlias.name, PromptVersion.version).in_(
+                bindparam("wanted", expanding=True)
+            ),
         ),
         insert_usages=insert(Usage).on_conflict_do_nothing(),
         upsert_outcomes=upsert.on_conflict_do_update(
@@ -141,29 +179,28 @@ async def record_usages(
     All or nothing: one unknown version and nothing is recorded."""
     principal.require(Role.EDITOR)
     for usage in usages:
-        validation.prompt_name(usage.prompt_name, field="promptName")
-        validation.version_number(usage.version, field="promptVersion")
+        _validate_usage(usage)
     for outcome in outcomes:
         outcome.validate()
-    async with db.write() as session:
-        # Core, not the ORM: these are plain rows, and this is the hot write path.
-        connection = await session.connection()
-        version_ids = await _version_ids(connection, principal, usages) if usages else {}
-        now = utcnow()
-        rows = [
-            {
-                "workspace_id": principal.workspace_id,
-                "version_id": version_ids[(usage.prompt_name, usage.version)],
-                "trace_id": usage.trace_id,
-                "span_id": usage.span_id,
-                "recorded_at": now,
-            }
-            for usage in usages
-        ]
-        if rows:
-            await connection.execute(_statements(db.dialect).insert_usages, rows)
+    async with _usage_transaction(db) as connection:
+        version_ids = await _find_version_ids(connection, principal, usages)
+        for usage in usages:
+            if (usage.prompt_name, usage.version) not in version_ids:
+                raise _not_found(usage)
+        await _insert_usages(connection, principal, usages, version_ids)
         await _upsert_outcomes(connection, principal.workspace_id, outcomes)
     USAGES_RECORDED.inc(len(usages))
+
+
+@asynccontextmanager
+async def _usage_transaction(db: Database) -> AsyncIterator[AsyncConnection]:
+    """Core, not the ORM: these are plain rows, and this is the hot write path. A version
+    deleted between finding it and linking to it is NOT_FOUND (services/errors.py)."""
+    try:
+        async with db.write() as session:
+            yield await session.connection()
+    except IntegrityError as error:
+        raise_for_integrity_error(error)
 
 
 async def record_usage(
@@ -179,3 +216,70 @@ async def record_traces(db: Database, principal: Principal, outcomes: list[Trace
         )
     await record_usages(db, principal, [], outcomes)
     return len(outcomes)
+
+
+@dataclass(frozen=True)
+class RejectedUsage:
+    index: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class UsageBatchResult:
+    recorded: int
+    rejected: list[RejectedUsage]
+
+
+async def record_usage_batch(
+    db: Database,
+    principal: Principal,
+    items: Sequence[tuple[UsageRecord, TraceOutcome | None]],
+) -> UsageBatchResult:
+    """Each item exactly as `record_usage`, but an invalid item does not stop the others: it
+    is reported with its index, and the valid ones are recorded (each idempotent). Agents
+    flush buffers of usages; one stale version must not make them drop or resend the rest.
+    A constant number of statements whatever the number of items."""
+    principal.require(Role.EDITOR)
+    if len(items) > MAX_USAGES_PER_CALL:
+        raise BadUserInput(
+            f"at most {MAX_USAGES_PER_CALL} usages per call, got {len(items)}", field="usages"
+        )
+    rejected: dict[int, RejectedUsage] = {}
+    valid: list[tuple[int, UsageRecord, TraceOutcome | None]] = []
+    for index, (usage, outcome) in enumerate(items):
+        try:
+            _validate_usage(usage)
+            if outcome is not None:
+                outcome.validate()
+        except ApiError as error:
+            rejected[index] = RejectedUsage(index, error.code, error.message)
+        else:
+            valid.append((index, usage, outcome))
+    try:
+        found, missing = await _record_found(db, principal, valid)
+    except NotFound:
+        # A version was deleted between finding it and linking to it: once more, and it is
+        # then rejected like any missing one.
+        found, missing = await _record_found(db, principal, valid)
+    for index, usage in missing:
+        error = _not_found(usage)
+        rejected[index] = RejectedUsage(index, error.code, error.message)
+    return UsageBatchResult(found, [rejected[index] for index in sorted(rejected)])
+
+
+async def _record_found(
+    db: Database,
+    principal: Principal,
+    items: Sequence[tuple[int, UsageRecord, TraceOutcome | None]],
+) -> tuple[int, list[tuple[int, UsageRecord]]]:
+    """Records the items whose version exists: how many, and the (index, usage) of the others."""
+    async with _usage_transaction(db) as connection:
+        version_ids = await _find_version_ids(connection, principal, [u for _, u, _ in items])
+        found = [item for item in items if (item[1].prompt_name, item[1].version) in version_ids]
+        await _insert_usages(connection, principal, [u for _, u, _ in found], version_ids)
+        await _upsert_outcomes(
+            connection, principal.workspace_id, [o for _, _, o in found if o is not None]
+        )
+    missing = [(i, u) for i, u, _ in items if (u.prompt_name, u.version) not in version_ids]
+    return len(found), missing

@@ -11,6 +11,7 @@ from typing import Any
 from promptgraph.db import Database
 from promptgraph.resolvers.loaders import (
     latest_version,
+    prompt_aliases,
     prompt_labels,
     version_by_selector,
     version_count,
@@ -45,6 +46,9 @@ class Loaders:
         )
         self.prompt_labels: SettledLoader[prompt_labels.Key, prompt_labels.Result] = loader(
             prompt_labels.load
+        )
+        self.prompt_aliases: SettledLoader[prompt_aliases.Key, prompt_aliases.Result] = loader(
+            prompt_aliases.load
         )
         self.version_tags: SettledLoader[version_tags.Key, version_tags.Result] = loader(
             version_tags.load
