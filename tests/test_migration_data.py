@@ -246,9 +246,13 @@ ROWS: dict[str, list[dict[str, Any]]] = {
     ],
 }
 
-# What a row that existed before a migration holds in a column the migration added: a
-# value, or a function of the row as it was.
+# What a row that existed before a migration holds in a column the migration added (or
+# rewrote): a value, or a function of the row as it was.
 ADDED_COLUMNS: dict[str, dict[str, Any | Callable[[dict[str, Any]], Any]]] = {
+    # 0004: "no span" was the zero UUID; it is stored as NULL, which no client value can be.
+    "usage": {"span_id": lambda row: None if row["span_id"] == NO_SPAN else row["span_id"]},
+    # 0006: no version was deleted before.
+    "prompt": {"highest_deleted_version": 0},
     # 0005: a revision holds every content field; older revisions kept none of these.
     "prompt_revision": {
         "llm_config": None,
@@ -260,7 +264,13 @@ ADDED_COLUMNS: dict[str, dict[str, Any | Callable[[dict[str, Any]], Any]]] = {
 }
 
 # What a table created after FROM_REVISION holds right after the upgrade (empty if unlisted).
-CREATED_ROWS: dict[str, list[dict[str, Any]]] = {}
+CREATED_ROWS: dict[str, list[dict[str, Any]]] = {
+    # 0006: every prompt answers to its own name.
+    "prompt_alias": [
+        {"id": 1, "workspace_id": 1, "name": "greet", "prompt_id": 1},
+        {"id": 2, "workspace_id": 2, "name": "chat", "prompt_id": 2},
+    ],
+}
 
 
 def _expected(table: str, row: dict[str, Any]) -> dict[str, Any]:
