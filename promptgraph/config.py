@@ -19,7 +19,7 @@ class QueryLimits:
     max_cost: int = 50_000
     # Items a list counts for when it takes no `limit` and its length is not known before it
     # runs (a prompt's labels, a version's revisions and messages, a comparison's versions).
-    unpaged_list_size: int = 10
+    unpaged_list_size: int = 2
     # Nodes one `render` counts for: each may produce up to 1,000,000 characters.
     render_cost: int = 1_000
 
