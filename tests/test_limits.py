@@ -272,10 +272,7 @@ async def test_fragment_fan_out_is_refused_without_expanding_it(api):
     deep = await api.gql(_doubling_fragments(39))
     assert deep.codes == ["QUERY_TOO_COMPLEX"]
     assert time.monotonic() - started < 6
-    assert (await api.gql("{ viewer { user } }")).ok() == {"viewer": {"user": "ann"}}
-
-
-async def test_fragments_spread_within_the_limits_still_run(api):
+    # Spread within the limits, fragments still run.
     query = _doubling_fragments(3).replace("{ viewer {", "{ viewer { workspace", 1)
     assert (await api.gql(query)).ok() == {"viewer": {"workspace": "acme", "user": "ann"}}
 

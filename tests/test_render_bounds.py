@@ -77,12 +77,19 @@ async def test_a_hostile_template_is_refused(api, template, words):
     }
 
 
-async def test_output_up_to_the_bound_is_rendered(api):
+async def test_output_is_rendered_up_to_the_bound_and_refused_past_it(api):
     await api.create("big", "{% for i in range(100000) %}{{ '0123456789' }}{% endfor %}")
     text = (await _render(api, "big")).ok()["promptVersion"]["render"]["text"]
     assert len(text) == 1_000_000
     await api.create("repeat", "{{ 'a' * 1000000 }}")
     assert (await _render(api, "repeat")).ok()["promptVersion"]["render"]["text"] == "a" * 10**6
+    items = [{"name": f"n{i}"} for i in range(1000)]
+    await api.create("list", "{% for item in items %}{{ loop.index }}:{{ item.name }};{% endfor %}")
+    text = (await _render(api, "list", {"items": items})).ok()["promptVersion"]["render"]["text"]
+    assert text == "".join(f"{i + 1}:n{i};" for i in range(1000))
+    # One more character is over it.
+    await api.create("over", "{{ 'a' * 1000000 }}!")
+    _refused(await _render(api, "over"), "1,000,000")
 
 
 async def test_the_output_bound_covers_all_of_a_chat_prompts_messages(api):
@@ -92,13 +99,6 @@ async def test_the_output_bound_covers_all_of_a_chat_prompts_messages(api):
     await api.create("chat-ok", None, templateText=None, messages=messages[:1])
     [message] = (await _render(api, "chat-ok")).ok()["promptVersion"]["render"]["messages"]
     assert len(message["content"]) == 600_000
-
-
-async def test_loops_within_the_bound_still_render(api):
-    items = [{"name": f"n{i}"} for i in range(1000)]
-    await api.create("list", "{% for item in items %}{{ loop.index }}:{{ item.name }};{% endfor %}")
-    text = (await _render(api, "list", {"items": items})).ok()["promptVersion"]["render"]["text"]
-    assert text == "".join(f"{i + 1}:n{i};" for i in range(1000))
 
 
 async def test_others_are_answered_while_a_hostile_template_renders(api):

@@ -196,3 +196,5 @@ def serve(descriptor: int) -> None:
             connection.send(("ok", render_in_this_process(sources, variables)))
         except RenderRefused as refused:
             connection.send(("refused", str(refused)))
+        except Exception as error:  # any other failure of a template is still its author's
+            connection.send(("refused", f"the template failed ({type(error).__name__})"))
