@@ -17,6 +17,9 @@ class QueryLimits:
     # Nodes a query may touch, counted like GitHub's node limit: each field that takes a
     # `limit` multiplies what is under it by that limit.
     max_cost: int = 50_000
+    # Pairs of fields that share a response name in one selection set (fragments expanded),
+    # which validation must compare with each other: its work grows with their square.
+    max_merged_pairs: int = 1_000
     # Items a list counts for when it takes no `limit` and its length is not known before it
     # runs (a prompt's labels, a version's revisions and messages, a comparison's versions).
     unpaged_list_size: int = 2

@@ -372,3 +372,28 @@ async def test_limits_are_checked_before_validation(api):
     result = await api.gql(f"{{ viewer {{ {fields} }} }}")
     assert result.codes == ["QUERY_TOO_COMPLEX"]
     assert result.errors[0]["extensions"]["limit"] == "maxAliases"
+
+
+def _doubled_at_each_level(levels: int) -> str:
+    """`prompt { latestVersion {...} latestVersion {...} }`, doubled at each level: small,
+    within depth and cost, but validation compares every pair of same-named fields."""
+    inner = "name"
+    for level in range(levels):
+        field = "prompt" if level % 2 == 0 else "latestVersion"
+        inner = f"{field} {{ {inner} }} {field} {{ {inner} }}"
+    return '{ prompt(name: "p") { ' + inner + " } }"
+
+
+async def test_fields_to_merge_are_bounded_before_validation(api):
+    """Before: 1,800 tokens within every limit held the server for seconds in validation."""
+    await api.create("p", "x")
+    result = await api.gql(_doubled_at_each_level(8))
+    assert result.codes == ["QUERY_TOO_COMPLEX"], result.body
+    assert result.errors[0]["extensions"]["limit"] == "maxMergedPairs"
+    same_field = (
+        '{ prompt(name: "p") { ' + " ".join(["versions(limit: 1) { items { id } }"] * 300) + " } }"
+    )
+    assert (await api.gql(same_field)).errors[0]["extensions"]["limit"] == "maxMergedPairs"
+    # A few repeated fields, as fragments often repeat `id`, are fine.
+    small = (await api.gql(_doubled_at_each_level(3))).ok()
+    assert small["prompt"]["latestVersion"]["prompt"]["name"] == "p"

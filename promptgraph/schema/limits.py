@@ -20,7 +20,7 @@ a limit costs nothing more than this linear pass.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from types import SimpleNamespace
 from typing import Any
@@ -83,6 +83,7 @@ class Measurement:
     aliases: int = 0
     root_fields: int = 0
     cost: int = 0
+    merged_pairs: int = 0  # of the whole operation only: see `_merged_pairs`
 
     def __add__(self, other: "Measurement") -> "Measurement":
         return Measurement(
@@ -261,7 +262,7 @@ class _Measurer:
         if level >= DEPTH_MEASURED_UP_TO:
             raise _Saturated(TOO_DEEP_TO_MEASURE)
         counted = 0
-        for field in self._collect(selection_set, parent, set()):
+        for field in _collected(selection_set, self.fragments, set(), parent.name):
             counted += 1
             self.introspection_left -= 1
             if self.introspection_left < 0:
@@ -278,27 +279,6 @@ class _Measurer:
                 if item is not None:
                     counted += self._walk(field.selection_set, child, item, info, level + 1)
         return counted
-
-    def _collect(
-        self, selection_set: SelectionSetNode, parent: Any, visited: set[str]
-    ) -> Iterator[FieldNode]:
-        """The fields execution collects on an introspection type: each fragment once per
-        selection set, and only those whose type condition is this type."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection
-                continue
-            if isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in visited:
-                    continue
-                visited.add(name)
-                condition, inner = fragment.type_condition, fragment.selection_set
-            else:
-                condition, inner = selection.type_condition, selection.selection_set
-            if condition is None or condition.name.value == parent.name:
-                yield from self._collect(inner, parent, visited)
 
 
 def _spreads(selection_set: SelectionSetNode) -> list[str]:
@@ -350,8 +330,69 @@ def measure(
         except _Saturated as saturated:
             return saturated.measurement
         if check(measurement, limits) is not None:
-            break
-    return measurement
+            return measurement
+    return replace(measurement, merged_pairs=_merged_pairs(operation, fragments, limits))
+
+
+def _merged_pairs(
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    limits: QueryLimits,
+) -> int:
+    """Pairs of fields validation must compare: those sharing a response name in one
+    selection set, after merging same-named fields' selections, as execution merges them
+    (each fragment once per selection set). Validation's work grows with this number, not
+    with the document's size: `a { a { a { x } } } a { a { a { x } } }`, doubled at each
+    level, is small and makes it compare 4**depth pairs. Counting expands the document, so
+    it runs only once the cost is known to be within its budget, and stops past that budget
+    (reached only below introspection fields that return nothing)."""
+    steps_left, pairs = limits.max_cost + 1, 0
+    pending: list[list[SelectionSetNode]] = [[operation.selection_set]]
+    while pending:
+        by_name: dict[str, list[FieldNode]] = {}
+        for selection_set in pending.pop():
+            for field in _collected(selection_set, fragments, set()):
+                steps_left -= 1
+                if steps_left < 0:
+                    return COST_MEASURED_UP_TO
+                name = field.alias.value if field.alias else field.name.value
+                by_name.setdefault(name, []).append(field)
+        for fields in by_name.values():
+            pairs += len(fields) * (len(fields) - 1) // 2
+            merged = [f.selection_set for f in fields if f.selection_set is not None]
+            if merged:
+                pending.append(merged)
+    return pairs
+
+
+def _collected(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    visited: set[str],
+    type_name: str | None = None,
+) -> Iterator[FieldNode]:
+    """The fields execution collects from a selection set: each fragment once, and with a
+    `type_name`, only fragments on that type. Without recursion: a chain of fragments may be
+    as long as the document."""
+    stack = [iter(selection_set.selections)]
+    while stack:
+        selection = next(stack[-1], None)
+        if selection is None:
+            stack.pop()
+            continue
+        if isinstance(selection, FieldNode):
+            yield selection
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            condition, inner = selection.type_condition, selection.selection_set
+        else:
+            name = selection.name.value
+            if name in visited or name not in fragments:
+                continue
+            visited.add(name)
+            condition, inner = fragments[name].type_condition, fragments[name].selection_set
+        if type_name is None or condition is None or condition.name.value == type_name:
+            stack.append(iter(inner.selections))
 
 
 # (measured value, limit field, `extensions.limit`, message), in the order they are checked.
@@ -365,6 +406,12 @@ _CHECKS = (
         "{value} root fields exceed the limit of {max}",
     ),
     ("cost", "max_cost", "maxCost", "query cost {value} nodes exceeds the budget of {max}"),
+    (
+        "merged_pairs",
+        "max_merged_pairs",
+        "maxMergedPairs",
+        "{value} pairs of fields sharing a name to merge exceed the limit of {max}",
+    ),
 )
 
 
