@@ -379,7 +379,7 @@ def _doubled_at_each_level(levels: int) -> str:
     within depth and cost, but validation compares every pair of same-named fields."""
     inner = "name"
     for level in range(levels):
-        field = "prompt" if level % 2 == 0 else "latestVersion"
+        field = "latestVersion" if (levels - level) % 2 == 1 else "prompt"
         inner = f"{field} {{ {inner} }} {field} {{ {inner} }}"
     return '{ prompt(name: "p") { ' + inner + " } }"
 
@@ -396,4 +396,4 @@ async def test_fields_to_merge_are_bounded_before_validation(api):
     assert (await api.gql(same_field)).errors[0]["extensions"]["limit"] == "maxMergedPairs"
     # A few repeated fields, as fragments often repeat `id`, are fine.
     small = (await api.gql(_doubled_at_each_level(3))).ok()
-    assert small["prompt"]["latestVersion"]["prompt"]["name"] == "p"
+    assert small["prompt"]["latestVersion"]["prompt"]["latestVersion"]["name"] == "p"

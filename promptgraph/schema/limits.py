@@ -207,7 +207,7 @@ class _Measurer:
             else NOTHING
         )
         aliases = below.aliases + (node.alias is not None)
-        if definition is INTROSPECTION_ROOTS.get(node.name.value):
+        if definition is not None and definition is INTROSPECTION_ROOTS.get(node.name.value):
             return Measurement(1, aliases, 1, 1 + self._introspection(node, definition))
         items = self._items(node, parent, definition)
         weight = self.limits.render_cost if node.name.value == "render" else 1
