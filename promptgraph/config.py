@@ -31,6 +31,14 @@ class QueryLimits(BaseSettings):
     # Nodes a query may touch, counted like GitHub's node limit: each field that takes a
     # `limit` multiplies what is under it by that limit.
     max_cost: PositiveInt = Field(50_000, description="a whole number of at least 1")
+    # Pairs of fields that share a response name in one selection set (fragments expanded),
+    # which validation must compare with each other: its work grows with their square.
+    max_merged_pairs: PositiveInt = Field(1_000, description="a whole number of at least 1")
+    # Items a list counts for when it takes no `limit` and its length is not known before it
+    # runs (a prompt's labels, a version's revisions and messages, a comparison's versions).
+    unpaged_list_size: PositiveInt = Field(2, description="a whole number of at least 1")
+    # Nodes one `render` counts for: each may produce up to 1,000,000 characters.
+    render_cost: PositiveInt = Field(1_000, description="a whole number of at least 1")
 
 
 class Settings(BaseSettings):

@@ -1,6 +1,7 @@
 """Hostile and oversized requests: a clear error, the right HTTP status, nothing executed."""
 
 import json
+import time
 
 import httpx
 import pytest
@@ -245,3 +246,155 @@ async def test_json_nested_within_the_bound_is_kept(api):
         "metadata"
     ]
     assert stored == metadata
+
+
+# --- limits measured in work linear in the document (issue 9) ------------------------------
+
+
+def _doubling_fragments(levels: int) -> str:
+    """`F_i` spreads `F_(i-1)` twice: 2**levels fields once expanded, in a small document."""
+    fragments = ["fragment F0 on Viewer { user }"] + [
+        f"fragment F{i} on Viewer {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1)
+    ]
+    return f"{{ viewer {{ ...F{levels} }} }}\n" + "\n".join(fragments)
+
+
+async def test_fragment_fan_out_is_refused_without_expanding_it(api):
+    """Before: the check expanded every spread (2**22 fields, seconds of a blocked server)."""
+    await api.key()
+    started = time.monotonic()
+    result = await api.gql(_doubling_fragments(22))
+    elapsed = time.monotonic() - started
+    assert result.codes == ["QUERY_TOO_COMPLEX"]
+    assert result.errors[0]["extensions"]["limit"] == "maxCost"
+    assert result.errors[0]["extensions"]["value"] == 2**22 + 1
+    assert elapsed < 3, f"the limit check took {elapsed:.1f} s"
+    # Far past what could ever be expanded, the answer is the same, and as quick.
+    deep = await api.gql(_doubling_fragments(39))
+    assert deep.codes == ["QUERY_TOO_COMPLEX"]
+    assert time.monotonic() - started < 6
+    # Spread within the limits, fragments still run.
+    query = _doubling_fragments(3).replace("{ viewer {", "{ viewer { workspace", 1)
+    assert (await api.gql(query)).ok() == {"viewer": {"workspace": "acme", "user": "ann"}}
+
+
+def _introspection_aliases(count: int, selection: str) -> str:
+    return "{ __schema { " + " ".join(f"t{i}: {selection}" for i in range(count)) + " } }"
+
+
+async def test_aliases_under_introspection_are_counted(api):
+    result = await api.gql(_introspection_aliases(600, "types { name }"))
+    assert result.codes == ["QUERY_TOO_COMPLEX"]
+    assert (result.errors[0]["extensions"]["limit"], result.errors[0]["extensions"]["value"]) == (
+        "maxAliases",
+        600,
+    )
+    assert "data" not in result.body or result.data is None
+
+
+def _type_walk(levels: int) -> str:
+    """Every type's fields, and the fields of each field's type, `levels` deep."""
+    unwrap = "name fields { name args { name } type { name ofType { name ofType { name ofType { %s } } } } }"
+    inner = "name"
+    for _ in range(levels):
+        inner = unwrap % inner
+    return f"types {{ {inner} }}"
+
+
+async def test_introspection_costs_what_it_returns(api):
+    """30 aliases (within the alias limit), each walking the schema's types two levels deep:
+    the answer would hold more than the 50,000 fields the budget allows."""
+    query = _introspection_aliases(30, _type_walk(2))
+    result = await api.gql(query)
+    assert result.codes == ["QUERY_TOO_COMPLEX"]
+    assert result.errors[0]["extensions"]["limit"] == "maxCost"
+    # One such list is well within it, and is answered.
+    one = (await api.gql(_introspection_aliases(1, "types { name fields { name } }"))).ok()
+    assert any(t["name"] == "PromptVersion" for t in one["__schema"]["t0"])
+
+
+SERIES = """query($since: DateTime!, $until: DateTime!, $bucket: Bucket!) {
+  promptVersions(limit: 100) { items { version metricsSeries(since: $since, until: $until, bucket: $bucket) { start totalTraces } } }
+}"""
+
+
+async def test_metrics_series_buckets_are_in_the_cost(api):
+    await api.create("p", "x")
+    thousand_hours = {
+        "since": "2024-01-01T00:00:00Z",
+        "until": "2024-02-11T16:00:00Z",
+        "bucket": "HOUR",
+    }
+    result = await api.gql(SERIES, thousand_hours)
+    assert result.codes == ["QUERY_TOO_COMPLEX"]
+    assert result.errors[0]["extensions"]["limit"] == "maxCost"
+    # Written as literals, the same.
+    literal = SERIES.replace("$since", '"2024-01-01T00:00:00Z"').replace(
+        "$until", '"2024-02-11T16:00:00Z"'
+    )
+    literal = literal.replace("$bucket", "HOUR").split("{", 1)[1]
+    assert (await api.gql("{" + literal)).codes == ["QUERY_TOO_COMPLEX"]
+    # A day by hour, for 100 versions, is within the budget.
+    day = {"since": "2024-01-01T00:00:00Z", "until": "2024-01-02T00:00:00Z", "bucket": "HOUR"}
+    [item] = (await api.gql(SERIES, day)).ok()["promptVersions"]["items"]
+    assert len(item["metricsSeries"]) == 24
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # A version's revisions, a prompt's labels, a version's messages: lists without a
+        # `limit`, each counted as `unpaged_list_size` items (each was one before).
+        "{ prompts(limit: 100) { items { versions(limit: 100) { items { revisions { templateText description } } } } } }",
+        "{ prompts(limit: 100) { items { versions(limit: 100) { items { prompt { labels { name } } } } } } }",
+        "{ promptVersions(limit: 100) { items { prompt { versions(limit: 100) { items { messages { role content } } } } } } }",
+        # Each render may produce a million characters.
+        "{ promptVersions(limit: 100) { items { render(variables: {}) { text } } } }",
+    ],
+)
+async def test_every_list_fan_out_is_in_the_cost(api, query):
+    result = await api.gql(query)
+    assert result.codes == ["QUERY_TOO_COMPLEX"], result.body
+    assert result.errors[0]["extensions"]["limit"] == "maxCost"
+
+
+async def test_limits_use_variables_as_execution_coerces_them(api):
+    """An Int variable given as 100.0 is 100 when it runs, so it costs 100."""
+    query = """query($n: Int!) { prompts(limit: $n) { items { versions(limit: 100) { items { id tags labels variables } } } } }"""
+    result = await api.gql(query, {"n": 100.0})
+    assert result.codes == ["QUERY_TOO_COMPLEX"]
+    assert result.errors[0]["extensions"]["value"] == 1 + 100 * (1 + 1 + 100 * 5)
+
+
+async def test_limits_are_checked_before_validation(api):
+    """600 conflicting aliases: refused by the alias limit, without validating the document
+    (whose field-merging check is quadratic)."""
+    fields = " ".join("user: workspace user" for _ in range(600))
+    result = await api.gql(f"{{ viewer {{ {fields} }} }}")
+    assert result.codes == ["QUERY_TOO_COMPLEX"]
+    assert result.errors[0]["extensions"]["limit"] == "maxAliases"
+
+
+def _doubled_at_each_level(levels: int) -> str:
+    """`prompt { latestVersion {...} latestVersion {...} }`, doubled at each level: small,
+    within depth and cost, but validation compares every pair of same-named fields."""
+    inner = "name"
+    for level in range(levels):
+        field = "latestVersion" if (levels - level) % 2 == 1 else "prompt"
+        inner = f"{field} {{ {inner} }} {field} {{ {inner} }}"
+    return '{ prompt(name: "p") { ' + inner + " } }"
+
+
+async def test_fields_to_merge_are_bounded_before_validation(api):
+    """Before: 1,800 tokens within every limit held the server for seconds in validation."""
+    await api.create("p", "x")
+    result = await api.gql(_doubled_at_each_level(8))
+    assert result.codes == ["QUERY_TOO_COMPLEX"], result.body
+    assert result.errors[0]["extensions"]["limit"] == "maxMergedPairs"
+    same_field = (
+        '{ prompt(name: "p") { ' + " ".join(["versions(limit: 1) { items { id } }"] * 300) + " } }"
+    )
+    assert (await api.gql(same_field)).errors[0]["extensions"]["limit"] == "maxMergedPairs"
+    # A few repeated fields, as fragments often repeat `id`, are fine.
+    small = (await api.gql(_doubled_at_each_level(3))).ok()
+    assert small["prompt"]["latestVersion"]["prompt"]["latestVersion"]["name"] == "p"

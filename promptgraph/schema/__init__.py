@@ -4,7 +4,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, ValidationCache
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -13,7 +13,11 @@ from promptgraph.resolvers.mutation import Mutation
 from promptgraph.resolvers.query import Query
 from promptgraph.schema.caching import CACHED_DOCUMENTS, MarkCacheableAnswers, ParseCache
 from promptgraph.schema.errors import ErrorCodes
-from promptgraph.schema.limits import QueryLimitsExtension, RejectNulCharacters
+from promptgraph.schema.limits import (
+    QueryLimitsExtension,
+    RejectNulCharacters,
+    ValidationWithinLimits,
+)
 from promptgraph.schema.scalars import SCALAR_MAP
 from promptgraph.telemetry import OperationMetrics
 
@@ -27,14 +31,14 @@ class PromptGraphSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # Order matters: hooks run in this order (and finish in reverse), and the limits must
-    # see the validation cache's verdict, which would otherwise overwrite theirs.
+    # Order matters: hooks run in this order (and finish in reverse). The limits run before
+    # validation, which is skipped for a document they refuse.
     extensions: list[Any] = [
         OperationMetrics,
         ErrorCodes,
         ParseCache,
-        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         lambda: QueryLimitsExtension(limits=settings.limits),
+        lambda: ValidationWithinLimits(maxsize=CACHED_DOCUMENTS),
         RejectNulCharacters,
         MarkCacheableAnswers,
     ]

@@ -434,16 +434,19 @@ class PromptVersion:
         ]
 
     @strawberry.field(description="Null, with an error at `render`, when rendering fails.")
-    def render(self, variables: JSON) -> RenderedPrompt | None:
+    async def render(self, variables: JSON) -> RenderedPrompt | None:
         given = validation.json_object(variables, "variables")
         templates.require_variables(self.variables, given)
         if self.template_text is not None:
-            return RenderedPrompt(text=templates.render(self.template_text, given), messages=None)
+            text = await templates.render(self.template_text, given)
+            return RenderedPrompt(text=text, messages=None)
+        messages = self.messages or []
+        contents = await templates.render_all([m.content for m in messages], given)
         return RenderedPrompt(
             text=None,
             messages=[
-                ChatMessage(role=m.role, content=templates.render(m.content, given), name=m.name)
-                for m in self.messages or []
+                ChatMessage(role=m.role, content=content, name=m.name)
+                for m, content in zip(messages, contents, strict=True)
             ],
         )
 

@@ -262,11 +262,15 @@ async def metrics_of_versions(
     return await _aggregate(db, _linked_traces(db, version_ids, window, None), by_bucket=False)
 
 
+def bucket_count(since: datetime, until: datetime, bucket: Bucket) -> int:
+    """How many buckets [since, until) spans, the first aligned to the bucket's start."""
+    return max(0, math.ceil((until - bucket.floor(since)) / bucket.width))
+
+
 def bucket_starts(since: datetime, until: datetime, bucket: Bucket) -> list[datetime]:
     if until <= since:
         raise BadUserInput("until must be after since", field="until")
-    start, end = bucket.floor(since), until
-    count = math.ceil((end - start) / bucket.width)
+    start, count = bucket.floor(since), bucket_count(since, until, bucket)
     if count > MAX_BUCKETS:
         raise BadUserInput(
             f"at most {MAX_BUCKETS} buckets; {since:%Y-%m-%dT%H:%MZ} to {until:%Y-%m-%dT%H:%MZ} "
