@@ -27,7 +27,9 @@ def _refused(result, *words: str) -> str:
     assert result.codes == ["BAD_USER_INPUT"], result.body
     [error] = result.errors
     assert error["path"] == ["promptVersion", "render"]
-    assert result.data is None or result.data["promptVersion"] is None
+    # render is nullable: only it is null, the rest of the version is answered.
+    assert result.data["promptVersion"]["render"] is None
+    assert result.data["promptVersion"]["version"] >= 1
     for word in words:
         assert word in error["message"], error["message"]
     return error["message"]

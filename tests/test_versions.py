@@ -85,7 +85,7 @@ SNAPSHOT = (
       id name fqn type createdAt updatedAt versionCount
       labels { name version updatedAt }
       latestVersion { version }
-      versions(includeArchived: true, limit: 40) { pagination { total } items { id ...V } }
+      versions(includeArchived: true, limit: 30) { pagination { total } items { id ...V } }
     }
   }
 }
@@ -148,7 +148,7 @@ async def snapshot(api, key: str | None = None) -> dict[str, Any]:
     """Everything a client can read about a workspace's prompts (pages big enough for all)."""
     data = (await api.gql(SNAPSHOT, key=key)).ok()
     assert data["prompts"]["pagination"]["total"] <= 20
-    assert all(p["versions"]["pagination"]["total"] <= 40 for p in data["prompts"]["items"])
+    assert all(p["versions"]["pagination"]["total"] <= 30 for p in data["prompts"]["items"])
     return data
 
 
