@@ -243,3 +243,13 @@ async def test_keys_roles_and_workspaces_are_graphqls(api: Api) -> None:
     assert (await get(api, "/classify-intent/compare", workspace="globex")).status_code == 404
     usage = {**SEED_USAGE, "prompt_version": 1}
     assert (await post(api, "/usage", usage, workspace="globex")).status_code == 404
+
+
+async def test_nul_characters_are_422_and_save_nothing(api: Api) -> None:
+    for body in (
+        {"name": "p", "template_text": "a\u0000b"},
+        {"name": "p", "template_text": "x", "description": "\u0000"},
+    ):
+        response = await post(api, "/", body)
+        assert response.status_code == 422 and "NUL" in response.json()["detail"]
+    assert (await get(api, "/")).json() == []

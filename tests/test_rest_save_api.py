@@ -134,3 +134,10 @@ async def test_models_must_name_an_integration_and_one_of_its_models(api: Api) -
     ok = await save(api, "p", "description=d&models=openai:gpt-4o-mini,%20openai:gpt-4o")
     assert ok.status_code == 200
     assert (await versions(api, "p"))[0]["models"] == ["openai:gpt-4o", "openai:gpt-4o-mini"]
+
+
+async def test_nul_characters_are_400_and_save_nothing(api: Api) -> None:
+    assert (await save(api, "p", "description=a%00b")).status_code == 400
+    assert (await save(api, "p", "description=d", b"a\x00b")).status_code == 400
+    assert (await save(api, "p", "description=d&models=a%00:b")).status_code == 400
+    assert await versions(api, "p") == []

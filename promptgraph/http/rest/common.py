@@ -4,8 +4,11 @@ validation and unexpected failures into the surface's own error shape and status
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qsl, unquote
 
+import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -15,9 +18,10 @@ from starlette.responses import Response
 from promptgraph.db import Database, is_unavailable
 from promptgraph.http.credentials import credentials_of
 from promptgraph.http.request_id import request_id_of
+from promptgraph.schema.limits import NUL, _has_nul
 from promptgraph.services import validation
 from promptgraph.services.auth import Authenticator, Credentials, Principal
-from promptgraph.services.errors import ApiError, StoreUnavailable
+from promptgraph.services.errors import ApiError, BadUserInput, StoreUnavailable
 from promptgraph.services.records import PageResult
 
 logger = logging.getLogger("promptgraph")
@@ -75,6 +79,27 @@ def _validation_message(error: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+async def refuse_nul(request: Request) -> None:
+    """Neither database stores a NUL character in text, so, as GraphQL does
+    (`schema/limits.py`), a request carrying one anywhere is refused before it is handled."""
+    body = await request.body()
+    query = request.url.query
+    values: list[Any] = [unquote(request.url.path), *(v for pair in parse_qsl(query) for v in pair)]
+    if NUL.encode() in body:
+        raise BadUserInput(NUL_MESSAGE)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values += [v for pair in parse_qsl(body.decode("latin-1")) for v in pair]
+    elif "json" in content_type:
+        with suppress(orjson.JSONDecodeError):  # the route answers an invalid body itself
+            values.append(orjson.loads(body))
+    if _has_nul(values):
+        raise BadUserInput(NUL_MESSAGE)
+
+
+NUL_MESSAGE = "text must not contain NUL (\\u0000) characters"
+
+
 def surface_route(shape: ErrorShape) -> type[APIRoute]:
     """A route class whose handler answers every error in `shape`: FastAPI raises request
     validation errors inside the handler, and services raise `ApiError`s, so both are caught
@@ -86,6 +111,7 @@ def surface_route(shape: ErrorShape) -> type[APIRoute]:
 
             async def handle(request: Request) -> Response:
                 try:
+                    await refuse_nul(request)
                     return await handler(request)
                 except RequestValidationError as error:
                     code = "BAD_USER_INPUT"
