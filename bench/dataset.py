@@ -155,7 +155,7 @@ traces AS (
     FROM picked
 )
 INSERT INTO usage (workspace_id, version_id, trace_id, span_id, recorded_at)
-SELECT $1::int, version_ids[version], trace_id, '00000000-0000-0000-0000-000000000000',
+SELECT $1::int, version_ids[version], trace_id, NULL,
        started_at + interval '1 second'
 FROM picked
 """

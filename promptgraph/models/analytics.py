@@ -3,14 +3,16 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, UniqueConstraint, Uuid
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, UniqueConstraint, Uuid, text
 from sqlmodel import Field, SQLModel
 
 from promptgraph.models.types import UTCDateTime, name_string, utcnow
 
-# A usage without a span is stored with this span id, so (version, trace, span) stays a
-# plain unique key: SQL treats NULLs as distinct, which would let "no span" repeat.
-NO_SPAN = uuid.UUID(int=0)
+# A usage without a span has a NULL span id, which no client value can equal (the zero UUID
+# is a span like any other). SQL treats NULLs as distinct, so the unique key on (version,
+# trace, span) covers the usages with a span, and a partial unique index on (version, trace)
+# those without one.
+NO_SPAN_WHERE = text("span_id IS NULL")
 
 
 class Trace(SQLModel, table=True):
@@ -42,6 +44,14 @@ class Usage(SQLModel, table=True):
     __tablename__ = "usage"
     __table_args__ = (
         UniqueConstraint("version_id", "trace_id", "span_id", name="uq_usage_version_trace_span"),
+        Index(
+            "uq_usage_version_trace_no_span",
+            "version_id",
+            "trace_id",
+            unique=True,
+            sqlite_where=NO_SPAN_WHERE,
+            postgresql_where=NO_SPAN_WHERE,
+        ),
         Index("ix_usage_workspace_trace", "workspace_id", "trace_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -52,5 +62,5 @@ class Usage(SQLModel, table=True):
         sa_column_args=[ForeignKey("prompt_version.id", ondelete="CASCADE")], nullable=False
     )
     trace_id: uuid.UUID = Field(sa_type=Uuid, nullable=False)
-    span_id: uuid.UUID = Field(default=NO_SPAN, sa_type=Uuid, nullable=False)
+    span_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, nullable=True)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

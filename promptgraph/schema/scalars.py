@@ -1,20 +1,33 @@
-"""Custom scalars: RFC 3339 UTC DateTime, and VersionSelector (a positive Int or "latest")."""
+"""Custom scalars: RFC 3339 UTC DateTime, VersionSelector (a positive Int or "latest") and
+JSON, bounded by the rules of every JSON value (services/validation.py)."""
 
+import re
 from datetime import UTC, datetime
 from typing import Any, NewType
 
 import strawberry
 from graphql import (
+    BooleanValueNode,
+    EnumValueNode,
+    FloatValueNode,
+    GraphQLError,
     IntValueNode,
     ListValueNode,
+    NullValueNode,
     ObjectValueNode,
     StringValueNode,
     ValueNode,
-    value_from_ast_untyped,
+    VariableNode,
 )
 from strawberry.scalars import JSON
 
-from promptgraph.services.validation import LATEST, MAX_STORED_INT
+from promptgraph.services.validation import (
+    LATEST,
+    MAX_JSON_DEPTH,
+    MAX_STORED_INT,
+    invalid_json,
+    shown,
+)
 
 
 def _serialize_datetime(value: datetime) -> str:
@@ -22,18 +35,33 @@ def _serialize_datetime(value: datetime) -> str:
     return text
 
 
+# RFC 3339 section 5.6 `date-time`: T or t (or, as its note allows, a space) between date
+# and time; Z, z or a numeric offset, which is required. ASCII digits only. The shape is
+# checked here; the ranges (month 13, February 30, offset +24:00) by datetime itself.
+RFC_3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:(\d{2})(?:\.\d+)?(?:[Zz]|[+-]\d{2}:[0-5]\d)",
+    re.ASCII,
+)
+DATETIME_EXAMPLE = "2024-01-15T10:00:00Z"
+
+
 def _parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
-        raise ValueError("DateTime must be an RFC 3339 string such as 2024-01-15T10:00:00Z")
-    try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
+        raise ValueError(f"DateTime must be an RFC 3339 string such as {DATETIME_EXAMPLE}")
+    match = RFC_3339.fullmatch(value)
+    if match is None:
         raise ValueError(
-            f"{value!r} is not an RFC 3339 DateTime such as 2024-01-15T10:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone: add Z or an offset")
-    return parsed.astimezone(UTC)
+            f"{shown(value)} is not an RFC 3339 date-time such as {DATETIME_EXAMPLE} "
+            "(YYYY-MM-DDTHH:MM:SS[.fraction] and Z or an offset ±HH:MM)"
+        )
+    if match[1] == "60":
+        raise ValueError(f"{shown(value)}: leap seconds (:60) are not supported")
+    try:
+        # Within this shape, fromisoformat reads exactly RFC 3339 (fractions beyond
+        # microseconds are truncated).
+        return datetime.fromisoformat(value.replace("z", "Z")).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{shown(value)} is not a valid date and time") from None
 
 
 VersionSelector = NewType("VersionSelector", object)
@@ -72,50 +100,85 @@ VERSION_SELECTOR = strawberry.scalar(
     parse_literal=_parse_selector_literal,
 )
 
-MAX_JSON_DEPTH = 32
+
+def _invalid_json(problem: str) -> GraphQLError:
+    """Raised from a literal, it keeps its code: graphql-core reports a GraphQLError from
+    parse_literal as it is, also when execution finds it after substituting variables."""
+    return GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})
 
 
-def _json_depth(value: Any) -> int:
-    """Nesting depth of a JSON value or literal, without recursion (it may be hostile).
-    Integers beyond 64 bits are refused on the way: no JSON encoder downstream takes them."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
+def _literal_depth(node: ValueNode) -> int:
+    """Nesting of a literal as written, without recursion (it may be hostile)."""
+    deepest, stack = 0, [(node, 0)]
+    while stack and deepest <= MAX_JSON_DEPTH:
         item, depth = stack.pop()
-        if isinstance(item, IntValueNode):
-            item = int(item.value)
-        if isinstance(item, int) and not -(2**63) <= item < 2**63:
-            raise ValueError("JSON integers must fit in 64 bits")
-        if isinstance(item, ObjectValueNode):
-            item = [field.value for field in item.fields]
-        elif isinstance(item, ListValueNode):
-            item = list(item.values)
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, depth)
-            if depth > MAX_JSON_DEPTH:
-                break
-            stack.extend((child, depth + 1) for child in item)
+        if isinstance(item, ObjectValueNode | ListValueNode):
+            deepest = max(deepest, depth + 1)
+            children = (
+                item.values
+                if isinstance(item, ListValueNode)
+                else [field.value for field in item.fields]
+            )
+            stack.extend((child, depth + 1) for child in children)
     return deepest
 
 
-def _bounded_json(value: Any) -> Any:
-    if _json_depth(value) > MAX_JSON_DEPTH:
-        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+def _literal_value(node: ValueNode, variables: dict[str, Any] | None) -> Any:
+    """The JSON value of a literal, variables substituted (a variable not given is null)."""
+    if isinstance(node, VariableNode):
+        return (variables or {}).get(node.name.value)
+    if isinstance(node, ObjectValueNode):
+        return {field.name.value: _literal_value(field.value, variables) for field in node.fields}
+    if isinstance(node, ListValueNode):
+        return [_literal_value(item, variables) for item in node.values]
+    if isinstance(node, IntValueNode):
+        if len(node.value) > 20:  # beyond 64 bits whatever the digits
+            raise _invalid_json("JSON integers must fit in 64 bits")
+        return int(node.value)
+    if isinstance(node, FloatValueNode):
+        return float(node.value)
+    if isinstance(node, NullValueNode):
+        return None
+    if isinstance(node, StringValueNode | BooleanValueNode | EnumValueNode):
+        return node.value
+    raise _invalid_json(f"{node.kind} is not a JSON value")
+
+
+def _parse_json_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
+    """Every JSON rule holds on the value after substitution: a list-typed variable inside
+    a literal adds its own levels to the literal's."""
+    if _literal_depth(node) > MAX_JSON_DEPTH:
+        raise _invalid_json(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    value = _literal_value(node, variables)
+    problem = invalid_json(value)
+    if problem is not None:
+        raise _invalid_json(problem)
     return value
 
 
-def _parse_json_literal(node: ValueNode, variables: Any = None) -> Any:
-    _bounded_json(node)
-    return value_from_ast_untyped(node, variables)
+def _parse_json_value(value: Any) -> Any:
+    problem = invalid_json(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _serialize_json(value: Any) -> Any:
+    """Defence in depth: a stored value that breaks a rule (written before the rule, or by
+    hand) fails its own field, masked and logged, instead of the encoder failing the whole
+    response."""
+    problem = invalid_json(value)
+    if problem is not None:
+        raise ValueError(f"stored JSON cannot be sent: {problem}")
+    return value
 
 
 BOUNDED_JSON = strawberry.scalar(
     name="JSON",
     description=f"A JSON value (ECMA-404), nested at most {MAX_JSON_DEPTH} levels deep",
     specified_by_url="https://ecma-international.org/publications-and-standards/standards/ecma-404/",
-    serialize=lambda value: value,
-    parse_value=_bounded_json,
+    serialize=_serialize_json,
+    parse_value=_parse_json_value,
     parse_literal=_parse_json_literal,
 )
 

@@ -90,7 +90,9 @@ async def list_prompts(
 ) -> PageResult[Prompt]:
     statement = select(Prompt).where(Prompt.workspace_id == principal.workspace_id)
     if search:
-        statement = statement.where(Prompt.name.icontains(search, autoescape=True))
+        statement = statement.where(
+            Prompt.name.icontains(validation.search_text(search), autoescape=True)
+        )
     if tag is not None:
         statement = statement.where(
             exists().where(
@@ -146,9 +148,11 @@ async def list_versions(
     if name is not None and fqn is not None:
         statement = statement.where(Prompt.name == validation.prompt_name(name))
     if prompt_id is not None:
-        if not prompt_id.isdigit():
-            raise BadUserInput(f"promptId {prompt_id!r} is not a prompt id", field="promptId")
-        if int(prompt_id) > validation.MAX_STORED_INT:
+        if not (prompt_id.isascii() and prompt_id.isdigit()):
+            raise BadUserInput(
+                f"promptId {validation.shown(prompt_id)} is not a prompt id", field="promptId"
+            )
+        if len(prompt_id) > 10 or int(prompt_id) > validation.MAX_STORED_INT:
             return PageResult([], 0, page.offset, page.limit)
         statement = statement.where(Prompt.id == int(prompt_id))
     if tag is not None:

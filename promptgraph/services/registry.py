@@ -33,6 +33,9 @@ from promptgraph.services.records import VersionRecord
 TEXT, CHAT = "TEXT", "CHAT"
 MAX_MESSAGES = 100
 MAX_CONTENT_LENGTH = 200_000
+MAX_ROLE_LENGTH = 64
+MAX_MODEL_LENGTH = 256
+MAX_MODELS = 100
 
 
 @dataclass
@@ -64,18 +67,24 @@ class VersionContent:
                 raise BadUserInput(f"messages must hold 1 to {MAX_MESSAGES} messages")
             sources = [m["content"] for m in self.messages]
         self.variables = templates.variables_of(sources)
+        if self.description is not None:
+            _check_length(self.description, "description")
         if self.model_config is not None:
             self.model_config = _model_config(self.model_config)
         if self.metadata is not None:
             validation.json_object(self.metadata, "metadata")
         if self.response_format is not None:
             validation.json_object(self.response_format, "responseFormat")
-        if self.tools is not None and not isinstance(self.tools, list | dict):
-            raise BadUserInput("tools must be a JSON array or object", field="tools")
+        if self.tools is not None:
+            if not isinstance(self.tools, list | dict):
+                raise BadUserInput("tools must be a JSON array or object", field="tools")
+            validation.json_value(self.tools, "tools")
         if self.tags is not None:
             self.tags = validation.tags(self.tags)
         if self.models is not None:
             self.models = sorted(set(self.models))
+            if len(self.models) > MAX_MODELS:
+                raise BadUserInput(f"at most {MAX_MODELS} models per version", field="models")
             for model in self.models:
                 _split_model(model)
         return self
@@ -87,9 +96,14 @@ def _check_length(text: str, field: str) -> None:
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:
+    """A message's content is free text (newlines, tabs, any script); its role and name
+    name something, so they follow the rules of names."""
     role, content, name = message.get("role"), message.get("content"), message.get("name")
-    if not isinstance(role, str) or not role.strip() or len(role) > 64:
-        raise BadUserInput("each message needs a role of 1 to 64 characters", field="messages")
+    if not isinstance(role, str):
+        raise BadUserInput("each message needs a role", field="messages")
+    validation.free_name(role, "messages.role", MAX_ROLE_LENGTH)
+    if name is not None:
+        validation.free_name(name, "messages.name")
     if not isinstance(content, str):
         raise BadUserInput("each message needs a string content", field="messages")
     _check_length(content, "messages.content")
@@ -97,15 +111,19 @@ def _message(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_config(config: dict[str, Any]) -> dict[str, Any]:
-    model = config.get("model")
-    if not isinstance(model, str) or not model:
+    model, provider = config.get("model"), config.get("provider")
+    if not isinstance(model, str):
         raise BadUserInput("modelConfig.model must be a non-empty string", field="modelConfig")
+    validation.free_name(model, "modelConfig.model", MAX_MODEL_LENGTH)
+    if provider is not None:
+        validation.free_name(provider, "modelConfig.provider")
     parameters = config.get("parameters")
     parameters = {} if parameters is None else validation.json_object(parameters, "parameters")
-    return {"provider": config.get("provider"), "model": model, "parameters": parameters}
+    return {"provider": provider, "model": model, "parameters": parameters}
 
 
 def _split_model(model: str) -> tuple[str, str]:
+    validation.free_name(model, "models", validation.MAX_NAME_LENGTH + 1 + MAX_MODEL_LENGTH)
     integration, sep, name = model.partition(":")
     if not sep or not integration or not name:
         raise BadUserInput(f"model {model!r} must be written integration:model", field="models")
@@ -415,10 +433,11 @@ async def create_integration(
 ) -> Integration:
     principal.require(Role.ADMIN)
     validation.prompt_name(name, field="name")
-    if not provider.strip() or len(provider) > 128:
-        raise BadUserInput("provider must be 1 to 128 characters", field="provider")
-    if not models or any(not model.strip() or len(model) > 256 for model in models):
-        raise BadUserInput("models must list 1 or more non-empty model names", field="models")
+    validation.free_name(provider, "provider")
+    if not 1 <= len(models) <= MAX_MODELS:
+        raise BadUserInput(f"models must list 1 to {MAX_MODELS} model names", field="models")
+    for model in models:
+        validation.free_name(model, "models", MAX_MODEL_LENGTH)
     row = Integration(
         workspace_id=principal.workspace_id,
         name=name,

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from promptgraph.db import Database, insert_for
 from promptgraph.models import Prompt, PromptVersion, Trace, Usage, utcnow
-from promptgraph.models.analytics import NO_SPAN
 from promptgraph.services import validation
 from promptgraph.services.auth import Principal, Role
 from promptgraph.services.errors import BadUserInput, NotFound
@@ -156,7 +155,7 @@ async def record_usages(
                 "workspace_id": principal.workspace_id,
                 "version_id": version_ids[(usage.prompt_name, usage.version)],
                 "trace_id": usage.trace_id,
-                "span_id": usage.span_id or NO_SPAN,
+                "span_id": usage.span_id,
                 "recorded_at": now,
             }
             for usage in usages

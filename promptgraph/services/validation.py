@@ -1,5 +1,6 @@
 """Checks on client input. Each failure is a BAD_USER_INPUT naming what was wrong."""
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -21,18 +22,93 @@ MAX_STORED_INT = 2**31 - 1
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
 MAX_USER_NAME_LENGTH = 128
+MAX_NAME_LENGTH = 128
+# The longest FQN: "prompt:" + workspace (64) + "/" + name (128) + ":" + a version (10 digits).
+MAX_FQN_LENGTH = 256
+MAX_JSON_DEPTH = 32
+# Longer than any shown value needs to be to recognise it; an error never echoes a megabyte.
+SHOWN_LENGTH = 80
+
+# Characters that no name or tag may hold: controls (Cc), format characters (Cf: the
+# bidirectional override U+202E, the zero-width space U+200B...), line and paragraph
+# separators (Zl, Zp) and lone surrogates (Cs). They make two different names look alike, or
+# a name look like something else, in every list and log that shows it.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 VersionSelector = int | Literal["latest"]
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+def shown(value: object) -> str:
+    """`value` for an error message, cut short when long."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_LENGTH else f"{text[: SHOWN_LENGTH - 5]}...{text[-1]}"
+
+
+def _has_invisible_characters(value: str) -> bool:
+    return any(unicodedata.category(ch) in INVISIBLE_CATEGORIES for ch in value)
+
+
+def free_name(
+    value: str,
+    noun: str,
+    max_length: int = MAX_NAME_LENGTH,
+    *,
+    field: str | None = None,
+    blank_ok: bool = False,
+) -> str:
+    """A free string that names or tags something (a tag, a user, a provider, a model, a
+    message role): 1 to `max_length` characters, not only spaces (tags excepted: the
+    contract allows any 1 to 64 characters), and no control, format or separator
+    characters."""
+    blank = not value.strip() and not (blank_ok and value)
+    if blank or len(value) > max_length or _has_invisible_characters(value):
+        raise BadUserInput(
+            f"{noun} {shown(value)} must be 1 to {max_length} characters"
+            f"{'' if blank_ok else ', not blank'}, with no control, format or line-separator "
+            "characters",
+            field=field or noun,
+        )
+    return value
+
+
+def invalid_json(value: Any) -> str | None:
+    """Why `value` cannot be stored as JSON and read back by every client, or None when it
+    can. Without recursion: the value may be hostile."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            if isinstance(item, dict):
+                if not all(isinstance(key, str) for key in item):
+                    return "JSON object keys must be strings"
+                item = item.values()
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "JSON numbers must be finite: Infinity, NaN and overflows have no JSON form"
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -(2**63) <= item < 2**63:
+                return "JSON integers must fit in 64 bits"
+        elif not (item is None or isinstance(item, str | bool)):
+            return f"a {type(item).__name__} is not a JSON value"
+    return None
+
+
+def json_value(value: Any, field: str) -> Any:
+    """Every JSON value a client gives, checked where it enters the service (after GraphQL
+    has substituted variables): no stored value can make a later read fail."""
+    problem = invalid_json(value)
+    if problem is not None:
+        raise BadUserInput(f"{field}: {problem}", field=field)
+    return value
 
 
 def prompt_name(name: str, field: str = "name") -> str:
     if not PROMPT_NAME.fullmatch(name):
         raise BadUserInput(
-            f"{field} {name!r} is not a valid prompt name: 1 to 128 characters of letters, "
+            f"{field} {shown(name)} is not a valid prompt name: 1 to 128 characters of letters, "
             "digits, '.', '_' or '-', starting with a letter or digit",
             field=field,
         )
@@ -42,24 +118,22 @@ def prompt_name(name: str, field: str = "name") -> str:
 def workspace_name(name: str) -> str:
     if not WORKSPACE_NAME.fullmatch(name):
         raise BadUserInput(
-            f"workspace {name!r} is not a valid name: 1 to 64 characters of letters, digits, "
+            f"workspace {shown(name)} is not a valid name: 1 to 64 characters of letters, digits, "
             "'.', '_' or '-', starting with a letter or digit"
         )
     return name
 
 
 def user_name(name: str) -> str:
-    if not name.strip() or len(name) > MAX_USER_NAME_LENGTH or _has_control_characters(name):
-        raise BadUserInput(f"user {name!r} must be 1 to 128 characters, no control characters")
-    return name
+    return free_name(name, "user", MAX_USER_NAME_LENGTH)
 
 
 def label_name(name: str) -> str:
     if name in RESERVED_LABELS:
-        raise BadUserInput(f"label {name!r} is reserved", field="label")
+        raise BadUserInput(f"label {shown(name)} is reserved", field="label")
     if not LABEL_NAME.fullmatch(name):
         raise BadUserInput(
-            f"label {name!r} is not valid: 1 to 63 characters of lowercase letters, digits, "
+            f"label {shown(name)} is not valid: 1 to 63 characters of lowercase letters, digits, "
             "'.', '_' or '-', starting with a letter or digit",
             field="label",
         )
@@ -72,11 +146,7 @@ def tags(values: Iterable[str]) -> list[str]:
     if len(unique) > MAX_TAGS:
         raise BadUserInput(f"at most {MAX_TAGS} tags per version, got {len(unique)}", field="tags")
     for tag in unique:
-        if not 1 <= len(tag) <= MAX_TAG_LENGTH or _has_control_characters(tag):
-            raise BadUserInput(
-                f"tag {tag!r} must be 1 to {MAX_TAG_LENGTH} characters, no control characters",
-                field="tags",
-            )
+        free_name(tag, "tag", MAX_TAG_LENGTH, field="tags", blank_ok=True)
     return unique
 
 
@@ -95,12 +165,12 @@ def version_number(version: int, field: str = "version") -> int:
 def version_selector(value: Any, field: str = "version") -> VersionSelector:
     if value == LATEST:
         return LATEST
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return version_number(value, field)
     raise BadUserInput(
-        f'{field} must be a positive integer or "latest", got {value!r}', field=field
+        f'{field} must be a positive integer or "latest", got {shown(value)}', field=field
     )
 
 
@@ -126,14 +196,14 @@ class Fqn:
 
     @staticmethod
     def parse(value: str) -> "Fqn":
-        match = FQN.fullmatch(value)
+        match = FQN.fullmatch(value) if len(value) <= MAX_FQN_LENGTH else None
         if (
             not match
             or not WORKSPACE_NAME.fullmatch(match["workspace"])
             or not PROMPT_NAME.fullmatch(match["name"])
         ):
             raise BadUserInput(
-                f"fqn {value!r} is malformed: expected prompt:<workspace>/<name>[:<version>]",
+                f"fqn {shown(value)} is malformed: expected prompt:<workspace>/<name>[:<version>]",
                 field="fqn",
             )
         version = match["version"]
@@ -151,7 +221,19 @@ def prompt_fqn(workspace: str, name: str) -> str:
 def json_object(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadUserInput(f"{field} must be a JSON object", field=field)
-    return value
+    return json_value(value, field)
+
+
+def search_text(search: str) -> str:
+    """A search matches a substring of a name, so one longer than any name can only be a
+    mistake: it is refused rather than answered with an empty page."""
+    if len(search) > MAX_NAME_LENGTH:
+        raise BadUserInput(
+            f"search is {len(search)} characters, longer than any prompt name "
+            f"({MAX_NAME_LENGTH}), so it can match nothing",
+            field="search",
+        )
+    return search
 
 
 def one_of(field_values: dict[str, Any], *, required: bool = True) -> str | None:

@@ -1,18 +1,17 @@
-"""Batch dispatch for all of one request's loaders, once resolution has settled.
+"""Batch loading for all of one request's loaders, dispatched once resolution has settled.
 
-Strawberry's DataLoader dispatches a batch on the next loop iteration. Keys that arrive a
+A DataLoader of our own (a few lines; strawberry's has no public hook for when a batch goes
+out). A loader that dispatches on the next loop iteration would send keys that arrive a
 moment later (say the tags of a versions page whose query finished just after the latest
-versions' query) would then form a second batch, and the number of statements a page costs
-would depend on timing. Here a batch waits until no batch of the request is in flight and
-the resolvers woken by the last results have run, so each level of the query is one batch
-per loader, whatever the page size.
+versions' query) as a second batch, and the number of statements a page costs would depend
+on timing. Here a batch waits until no batch of the request is in flight and the resolvers
+woken by the last results have run, so each level of the query is one batch per loader,
+whatever the page size.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, TypeVar
-
-from strawberry.dataloader import Batch, DataLoader, dispatch_batch
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -24,30 +23,31 @@ SETTLE_ITERATIONS = 12
 
 class BatchScheduler:
     def __init__(self) -> None:
-        self._pending: list[tuple[DataLoader, Batch]] = []
+        self._waiting: list[SettledLoader[Any, Any]] = []
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._runner: asyncio.Task[None] | None = None
 
-    def schedule(self, loader: DataLoader, batch: Batch) -> None:
-        self._pending.append((loader, batch))
+    def schedule(self, loader: "SettledLoader[Any, Any]") -> None:
+        """`loader` has a batch waiting; it goes out with the others once all settles."""
+        self._waiting.append(loader)
         if self._runner is None:
             self._runner = asyncio.get_running_loop().create_task(self._dispatch_when_settled())
 
     async def _dispatch_when_settled(self) -> None:
         try:
-            while self._pending:
+            while self._waiting:
                 await self._idle.wait()
                 for _ in range(SETTLE_ITERATIONS):
                     await asyncio.sleep(0)
                 if self._in_flight:
                     continue
-                pending, self._pending = self._pending, []
-                for loader, batch in pending:
+                waiting, self._waiting = self._waiting, []
+                for loader in waiting:
                     self._in_flight += 1
                     self._idle.clear()
-                    task = asyncio.get_running_loop().create_task(dispatch_batch(loader, batch))
+                    task = asyncio.get_running_loop().create_task(loader.dispatch())
                     task.add_done_callback(self._on_batch_done)
         finally:
             self._runner = None
@@ -58,25 +58,44 @@ class BatchScheduler:
             self._idle.set()
 
 
-class SettledLoader(DataLoader[K, T], Generic[K, T]):
-    """A DataLoader whose batches the request's BatchScheduler dispatches."""
+class SettledLoader(Generic[K, T]):
+    """Loads keys in batches through `load_fn` (results in key order), each key once per
+    request; the request's BatchScheduler decides when a batch goes out."""
 
     def __init__(
         self, load_fn: Callable[[list[K]], Awaitable[Sequence[T]]], scheduler: BatchScheduler
     ) -> None:
-        super().__init__(load_fn)
+        self._load_fn = load_fn
         self._scheduler = scheduler
+        self._futures: dict[K, asyncio.Future[T]] = {}
+        self._batch: list[tuple[K, asyncio.Future[T]]] | None = None
 
     def load(self, key: K) -> Awaitable[T]:
         """One future per key, shared by every field that asks for it. Each caller gets a
         shield of it: when GraphQL cancels one field (a sibling failed), the others that
         wait for the same key still get their value."""
-        future = self.cache_map.get(key)
+        future = self._futures.get(key)
         if future is None or future.cancelled():
-            future = self.loop.create_future()
-            self.cache_map.set(key, future)
-            if self.batch is None or self.batch.dispatched:
-                self.batch = Batch()
-                self._scheduler.schedule(self, self.batch)
-            self.batch.add_task(key, future)
+            future = asyncio.get_running_loop().create_future()
+            self._futures[key] = future
+            if self._batch is None:
+                self._batch = []
+                self._scheduler.schedule(self)
+            self._batch.append((key, future))
         return asyncio.shield(future)
+
+    async def dispatch(self) -> None:
+        """Load the waiting batch; a failure of the batch is the failure of each key."""
+        batch, self._batch = self._batch or [], None
+        try:
+            results = await self._load_fn([key for key, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(batch)} keys loaded as {len(results)} results")
+        except Exception as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
