@@ -5,9 +5,9 @@ no module here reaches the database (tests/test_rest_layering.py checks it)."""
 
 from fastapi import FastAPI
 
-from promptgraph.http.rest import agentvista, prompt_versions, save_api
+from promptgraph.http.rest import agentvista, prompt_repository, prompt_versions, save_api
 
 
 def mount(app: FastAPI) -> None:
-    for module in (agentvista, save_api, prompt_versions):
+    for module in (agentvista, save_api, prompt_versions, prompt_repository):
         app.include_router(module.router)
