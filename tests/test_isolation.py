@@ -742,6 +742,17 @@ ROOT_PROBES: dict[str, list[Probe]] = {
             Role.EDITOR,
         ),
     ],
+    "updatePromptVersion": [
+        mutation(
+            f'mutation {{ updatePromptVersion(input: {{name: "{TEXT_PROMPT}", version: 1, description: "b"}}) {{ ...VP }} }}'
+        ),
+        mutation(
+            f'mutation {{ updatePromptVersion(input: {{name: "{CHAT_PROMPT}", version: 1, metadata: null}}) {{ ...VP }} }}'
+        ),
+        mutation(
+            f'mutation {{ updatePromptVersion(input: {{name: "{TEXT_PROMPT}", version: 3, models: ["{A_INTEGRATION}:{A_MODEL}"]}}) {{ ...VP }} }}'
+        ),
+    ],
     "recordUsage": [
         usage_probe(TEXT_PROMPT, 1, T1, None, None),
         usage_probe(TEXT_PROMPT, 2, T2, SPAN, {"status": "SUCCESS", "costUsd": 42.0}),

@@ -13,7 +13,10 @@ fragment V on PromptVersion {
   name version fqn type templateText messages { role content name } variables description
   modelConfig { provider model parameters } tools responseFormat metadata models tags labels
   isActive isLatest createdBy createdAt updatedAt
-  revisions { templateText messages { role content name } description replacedAt replacedBy }
+  revisions {
+    templateText messages { role content name } description modelConfig { provider model parameters }
+    tools responseFormat metadata models replacedAt replacedBy
+  }
 }
 """
 

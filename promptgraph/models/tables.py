@@ -93,7 +93,7 @@ class PromptVersion(SQLModel, table=True):
 
 
 class PromptRevision(SQLModel, table=True):
-    """Content an explicit-version save replaced."""
+    """The whole content a save or an update replaced: the content columns of a version."""
 
     __tablename__ = "prompt_revision"
     id: int | None = Field(default=None, primary_key=True)
@@ -101,6 +101,11 @@ class PromptRevision(SQLModel, table=True):
     template_text: str | None = Field(default=None, sa_type=Text, nullable=True)
     messages: list[dict[str, Any]] | None = _json("messages")
     description: str | None = Field(default=None, sa_type=Text, nullable=True)
+    llm_config: dict[str, Any] | None = _json("llm_config")
+    tools: Any = _json("tools")
+    response_format: Any = _json("response_format")
+    meta: dict[str, Any] = _json("meta", nullable=False)
+    models: list[str] = _json("models", nullable=False)
     replaced_at: datetime = _created_at()
     replaced_by: str = Field(sa_type=name_string(128), nullable=False)
 

@@ -2,6 +2,7 @@
 
 import strawberry
 
+from promptgraph.schema.content import UpdatePromptVersionInput
 from promptgraph.schema.types import (
     CreateIntegrationInput,
     CreatePromptVersionInput,
@@ -25,7 +26,12 @@ class Mutation:
         self, info: Info, input: CreatePromptVersionInput
     ) -> PromptVersion:
         record = await registry.create_version(
-            info.context.db, info.context.principal, input.name, input.version, input.content()
+            info.context.db,
+            info.context.principal,
+            input.name,
+            input.version,
+            input.content(),
+            labels=input.labels or (),
         )
         return PromptVersion.from_record(record)
 
@@ -40,6 +46,18 @@ class Mutation:
             input.content(),
             version=input.version,
             auto_increment=input.auto_increment,
+            labels=input.labels or (),
+        )
+        return PromptVersion.from_record(record)
+
+    @strawberry.mutation(
+        description="Changes part of a version's content; the previous content becomes a revision."
+    )
+    async def update_prompt_version(
+        self, info: Info, input: UpdatePromptVersionInput
+    ) -> PromptVersion:
+        record = await registry.update_version(
+            info.context.db, info.context.principal, input.name, input.version, input.update()
         )
         return PromptVersion.from_record(record)
 

@@ -70,7 +70,10 @@ REGISTRY_FIELDS: dict[str, frozenset[str]] = {
     "Pagination": frozenset({"limit", "offset", "total"}),
     "Label": frozenset({"name", "updatedAt", "version"}),
     "PromptRevision": frozenset(
-        {"description", "messages", "replacedAt", "replacedBy", "templateText"}
+        {
+            "description", "messages", "metadata", "modelConfig", "models", "replacedAt",
+            "replacedBy", "responseFormat", "templateText", "tools",
+        }
     ),
     "ChatMessage": frozenset({"content", "name", "role"}),
     "ModelConfig": frozenset({"model", "parameters", "provider"}),

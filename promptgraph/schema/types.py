@@ -92,6 +92,7 @@ class MetricsBucket:
 class VersionComparison:
     version: int
     template_text: str | None
+    messages: "list[ChatMessage] | None"
     total_traces: int
     success_rate: float | None
     avg_cost_usd: float | None
@@ -117,6 +118,7 @@ class PromptComparison:
                 VersionComparison(
                     version=v.version,
                     template_text=v.template_text,
+                    messages=ChatMessage.many(v.messages),
                     total_traces=v.metrics.total_traces,
                     success_rate=v.metrics.success_rate,
                     avg_cost_usd=v.metrics.avg_cost_usd,
@@ -181,14 +183,46 @@ class ModelConfig:
     model: str
     parameters: JSON
 
+    @classmethod
+    def maybe(cls, config: dict[str, Any] | None) -> "ModelConfig | None":
+        if config is None:
+            return None
+        return cls(
+            provider=config.get("provider"),
+            model=config["model"],
+            parameters=config.get("parameters") or {},
+        )
+
 
 @strawberry.type
 class PromptRevision:
+    """The whole content a save or an update replaced."""
+
     template_text: str | None
     messages: list[ChatMessage] | None
     description: str | None
+    model_config: ModelConfig | None
+    tools: JSON | None
+    response_format: JSON | None
+    metadata: JSON
+    models: list[str]
     replaced_at: datetime
     replaced_by: str
+
+    @classmethod
+    def from_row(cls, row: models.PromptRevision) -> "PromptRevision":
+        return cls(
+            template_text=row.template_text,
+            messages=ChatMessage.many(row.messages),
+            description=row.description,
+            model_config=ModelConfig.maybe(row.llm_config),
+            tools=row.tools,
+            response_format=row.response_format,
+            metadata=row.meta,
+            models=row.models,
+            replaced_at=row.replaced_at,
+            replaced_by=row.replaced_by,
+        )
 
 
 @strawberry.type
@@ -313,7 +347,6 @@ class PromptVersion:
     @classmethod
     def from_record(cls, record: VersionRecord) -> "PromptVersion":
         row, prompt = record.version, record.prompt
-        config = row.llm_config
         return cls(
             record=record,
             id=strawberry.ID(str(row.id)),
@@ -324,13 +357,7 @@ class PromptVersion:
             messages=ChatMessage.many(row.messages),
             variables=row.variables,
             description=row.description,
-            model_config=None
-            if config is None
-            else ModelConfig(
-                provider=config.get("provider"),
-                model=config["model"],
-                parameters=config.get("parameters") or {},
-            ),
+            model_config=ModelConfig.maybe(row.llm_config),
             tools=row.tools,
             response_format=row.response_format,
             metadata=row.meta,
@@ -375,16 +402,7 @@ class PromptVersion:
     @strawberry.field(description="Overwritten contents, newest first.")
     async def revisions(self, info: Info) -> list[PromptRevision]:
         rows = await info.context.loaders.version_revisions.load(self.record.version.id)
-        return [
-            PromptRevision(
-                template_text=r.template_text,
-                messages=ChatMessage.many(r.messages),
-                description=r.description,
-                replaced_at=r.replaced_at,
-                replaced_by=r.replaced_by,
-            )
-            for r in rows
-        ]
+        return [PromptRevision.from_row(row) for row in rows]
 
     @strawberry.field(description="Over the traces whose usage time lies in [since, until).")
     async def metrics(
@@ -411,8 +429,8 @@ class PromptVersion:
             for start, m in await info.context.loaders.version_series.load(key)
         ]
 
-    @strawberry.field
-    def render(self, variables: JSON) -> RenderedPrompt:
+    @strawberry.field(description="Null, with an error at `render`, when rendering fails.")
+    def render(self, variables: JSON) -> RenderedPrompt | None:
         given = validation.json_object(variables, "variables")
         templates.require_variables(self.variables, given)
         if self.template_text is not None:
@@ -449,6 +467,12 @@ class ModelConfigInput:
     model: str
     parameters: JSON | None = None
 
+    @staticmethod
+    def value(config: "ModelConfigInput | None") -> dict[str, Any] | None:
+        if config is None:
+            return None
+        return {"provider": config.provider, "model": config.model, "parameters": config.parameters}
+
 
 @strawberry.input
 class VersionContentInput:
@@ -464,22 +488,18 @@ class VersionContentInput:
     metadata: JSON | None = None
     models: list[str] | None = None
     tags: list[str] | None = None
+    labels: list[str] | None = strawberry.field(
+        default=None, description="Set on the saved version in the same transaction."
+    )
 
     def content(self) -> VersionContent:
-        config = self.model_config
         return VersionContent(
             template_text=self.template_text,
             messages=None
             if self.messages is None
             else [{"role": m.role, "content": m.content, "name": m.name} for m in self.messages],
             description=self.description,
-            model_config=None
-            if config is None
-            else {
-                "provider": config.provider,
-                "model": config.model,
-                "parameters": config.parameters,
-            },
+            model_config=ModelConfigInput.value(self.model_config),
             tools=self.tools,
             response_format=self.response_format,
             metadata=self.metadata,

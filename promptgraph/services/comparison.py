@@ -1,6 +1,7 @@
 """Side-by-side metrics of a prompt's versions, each tested against a baseline version."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,6 +25,7 @@ BASELINE_LABEL = "production"
 class VersionComparison:
     version: int
     template_text: str | None
+    messages: list[dict[str, Any]] | None
     metrics: Metrics
     success_rate_p_value: float | None
     is_baseline: bool
@@ -86,6 +88,8 @@ async def compare_versions(
             )
         )
         compared.append(
-            VersionComparison(row.version, row.template_text, own, p_value, is_baseline)
+            VersionComparison(
+                row.version, row.template_text, row.messages, own, p_value, is_baseline
+            )
         )
     return PromptComparison(prompt.name, baseline, compared)

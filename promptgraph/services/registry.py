@@ -5,10 +5,8 @@ Every write to a prompt or its versions first takes the prompt's row lock (by mo
 overwrites never lose a revision, and a label never ends up on two versions.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,114 +18,22 @@ from promptgraph.models import (
     Integration,
     Prompt,
     PromptLabel,
-    PromptRevision,
     PromptVersion,
     VersionTag,
     utcnow,
 )
-from promptgraph.services import templates, validation
+from promptgraph.services import validation
 from promptgraph.services.auth import Principal, Role
+from promptgraph.services.content import (
+    MAX_MODEL_LENGTH,
+    MAX_MODELS,
+    ContentUpdate,
+    VersionContent,
+    replace_content,
+    split_model,
+)
 from promptgraph.services.errors import BadUserInput, NotFound, raise_for_integrity_error
 from promptgraph.services.records import VersionRecord
-
-TEXT, CHAT = "TEXT", "CHAT"
-MAX_MESSAGES = 100
-MAX_CONTENT_LENGTH = 200_000
-MAX_ROLE_LENGTH = 64
-MAX_MODEL_LENGTH = 256
-MAX_MODELS = 100
-
-
-@dataclass
-class VersionContent:
-    """What a client gives for a version. None means "not given"."""
-
-    template_text: str | None = None
-    messages: list[dict[str, Any]] | None = None
-    description: str | None = None
-    model_config: dict[str, Any] | None = None
-    tools: Any = None
-    response_format: Any = None
-    metadata: dict[str, Any] | None = None
-    models: list[str] | None = None
-    tags: list[str] | None = None
-    type: str = field(init=False, default=TEXT)
-    variables: list[str] = field(init=False, default_factory=list)
-
-    def validate(self) -> "VersionContent":
-        validation.one_of({"templateText": self.template_text, "messages": self.messages})
-        if self.template_text is not None:
-            self.type = TEXT
-            _check_length(self.template_text, "templateText")
-            sources = [self.template_text]
-        else:
-            self.type = CHAT
-            self.messages = [_message(m) for m in self.messages or []]
-            if not 1 <= len(self.messages) <= MAX_MESSAGES:
-                raise BadUserInput(f"messages must hold 1 to {MAX_MESSAGES} messages")
-            sources = [m["content"] for m in self.messages]
-        self.variables = templates.variables_of(sources)
-        if self.description is not None:
-            _check_length(self.description, "description")
-        if self.model_config is not None:
-            self.model_config = _model_config(self.model_config)
-        if self.metadata is not None:
-            validation.json_object(self.metadata, "metadata")
-        if self.response_format is not None:
-            validation.json_object(self.response_format, "responseFormat")
-        if self.tools is not None:
-            if not isinstance(self.tools, list | dict):
-                raise BadUserInput("tools must be a JSON array or object", field="tools")
-            validation.json_value(self.tools, "tools")
-        if self.tags is not None:
-            self.tags = validation.tags(self.tags)
-        if self.models is not None:
-            self.models = sorted(set(self.models))
-            if len(self.models) > MAX_MODELS:
-                raise BadUserInput(f"at most {MAX_MODELS} models per version", field="models")
-            for model in self.models:
-                _split_model(model)
-        return self
-
-
-def _check_length(text: str, field: str) -> None:
-    if len(text) > MAX_CONTENT_LENGTH:
-        raise BadUserInput(f"{field} is longer than {MAX_CONTENT_LENGTH} characters", field=field)
-
-
-def _message(message: dict[str, Any]) -> dict[str, Any]:
-    """A message's content is free text (newlines, tabs, any script); its role and name
-    name something, so they follow the rules of names."""
-    role, content, name = message.get("role"), message.get("content"), message.get("name")
-    if not isinstance(role, str):
-        raise BadUserInput("each message needs a role", field="messages")
-    validation.free_name(role, "messages.role", MAX_ROLE_LENGTH)
-    if name is not None:
-        validation.free_name(name, "messages.name")
-    if not isinstance(content, str):
-        raise BadUserInput("each message needs a string content", field="messages")
-    _check_length(content, "messages.content")
-    return {"role": role, "content": content, "name": name}
-
-
-def _model_config(config: dict[str, Any]) -> dict[str, Any]:
-    model, provider = config.get("model"), config.get("provider")
-    if not isinstance(model, str):
-        raise BadUserInput("modelConfig.model must be a non-empty string", field="modelConfig")
-    validation.free_name(model, "modelConfig.model", MAX_MODEL_LENGTH)
-    if provider is not None:
-        validation.free_name(provider, "modelConfig.provider")
-    parameters = config.get("parameters")
-    parameters = {} if parameters is None else validation.json_object(parameters, "parameters")
-    return {"provider": provider, "model": model, "parameters": parameters}
-
-
-def _split_model(model: str) -> tuple[str, str]:
-    validation.free_name(model, "models", validation.MAX_NAME_LENGTH + 1 + MAX_MODEL_LENGTH)
-    integration, sep, name = model.partition(":")
-    if not sep or not integration or not name:
-        raise BadUserInput(f"model {model!r} must be written integration:model", field="models")
-    return integration, name
 
 
 @asynccontextmanager
@@ -199,7 +105,7 @@ async def _version(session: AsyncSession, prompt: Prompt, version: int) -> Promp
 async def _check_models(session: AsyncSession, principal: Principal, models: list[str]) -> None:
     if not models:
         return
-    wanted = [_split_model(model) for model in models]
+    wanted = [split_model(model) for model in models]
     rows = await session.execute(
         select(Integration.name, Integration.models).where(
             Integration.workspace_id == principal.workspace_id,
@@ -233,19 +139,12 @@ async def _insert_version(
     row = PromptVersion(
         prompt_id=prompt.id,
         version=number,
-        template_text=content.template_text,
-        messages=content.messages,
         variables=content.variables,
-        description=content.description,
-        llm_config=content.model_config,
-        tools=content.tools,
-        response_format=content.response_format,
-        meta=content.metadata or {},
-        models=content.models or [],
         is_active=True,
         created_at=now,
         updated_at=now,
         created_by=principal.user,
+        **content.columns,
     )
     session.add(row)
     await session.flush()
@@ -260,41 +159,13 @@ async def _overwrite_version(
     row: PromptVersion,
     content: VersionContent,
 ) -> None:
-    """Replace content and description, keeping what they were as a revision.
-
-    Saving identical content again (a retry) records no revision. Tags given are added;
-    existing tags and labels stay. Optional settings change only when given.
-    """
+    """Replace the whole content, keeping what it was as a revision (none when it is the same,
+    so a retried save adds none). Tags given are added; existing tags and labels stay."""
     now = utcnow()
-    unchanged = (row.template_text, row.messages, row.description) == (
-        content.template_text,
-        content.messages,
-        content.description,
-    )
-    if not unchanged:
-        session.add(
-            PromptRevision(
-                version_id=row.id,
-                template_text=row.template_text,
-                messages=row.messages,
-                description=row.description,
-                replaced_at=now,
-                replaced_by=principal.user,
-            )
-        )
-    row.template_text = content.template_text
-    row.messages = content.messages
-    row.description = content.description
+    revision = replace_content(row, content.columns, principal.user, now)
+    if revision is not None:
+        session.add(revision)
     row.variables = content.variables
-    for given, attribute in (
-        (content.model_config, "llm_config"),
-        (content.tools, "tools"),
-        (content.response_format, "response_format"),
-        (content.metadata, "meta"),
-        (content.models, "models"),
-    ):
-        if given is not None:
-            setattr(row, attribute, given)
     row.updated_at = now
     await session.flush()
     await _add_tags(session, db, row.id, content.tags or [])
@@ -313,16 +184,25 @@ async def _written(session: AsyncSession, row: PromptVersion, prompt: Prompt) ->
 
 
 async def create_version(
-    db: Database, principal: Principal, name: str, version: int, content: VersionContent
+    db: Database,
+    principal: Principal,
+    name: str,
+    version: int,
+    content: VersionContent,
+    *,
+    labels: Sequence[str] = (),
 ) -> VersionRecord:
-    """A new version; CONFLICT if that number exists. Creates the prompt if needed."""
+    """A new version; CONFLICT if that number exists. Creates the prompt if needed. The
+    labels are set on it in the same transaction, so if one cannot be, nothing is saved."""
     principal.require(Role.EDITOR)
     validation.version_number(version)
     content.validate()
     async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, content.type)
-        await _check_models(session, principal, content.models or [])
+        await _check_models(session, principal, content.columns["models"])
         row = await _insert_version(db, session, principal, prompt, version, content)
+        for label in sorted(set(labels)):
+            await _place_label(db, session, prompt, row, label)
         return await _written(session, row, prompt)
 
 
@@ -334,15 +214,18 @@ async def save_version(
     *,
     version: int | None,
     auto_increment: bool,
+    labels: Sequence[str] = (),
 ) -> VersionRecord:
-    """Create or overwrite. With auto-increment the number is one past the highest ever used."""
+    """Create or overwrite. With auto-increment the number is one past the highest ever used.
+    The labels are set on the saved version in the same transaction (save and put live in
+    one step), so if one cannot be, nothing is saved."""
     principal.require(Role.EDITOR)
     if version is not None:
         validation.version_number(version)
     content.validate()
     async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, content.type)
-        await _check_models(session, principal, content.models or [])
+        await _check_models(session, principal, content.columns["models"])
         if auto_increment:
             highest = (
                 await session.execute(
@@ -362,6 +245,28 @@ async def save_version(
         else:
             row = existing
             await _overwrite_version(db, session, principal, row, content)
+        for label in sorted(set(labels)):
+            await _place_label(db, session, prompt, row, label)
+        return await _written(session, row, prompt)
+
+
+async def update_version(
+    db: Database, principal: Principal, name: str, version: int, update: ContentUpdate
+) -> VersionRecord:
+    """Change part of a version's content without re-sending the rest (archived versions
+    too); what it held before is kept as a revision, unless nothing changes (a retry)."""
+    principal.require(Role.EDITOR)
+    validation.version_number(version)
+    columns = update.columns()
+    async with _transaction(db, principal) as session:
+        prompt = await _lock_prompt(db, session, principal, name, None)
+        row = await _version(session, prompt, version)
+        if "models" in columns:
+            await _check_models(session, principal, columns["models"])
+        revision = replace_content(row, columns, principal.user, prompt.updated_at)
+        if revision is not None:
+            session.add(revision)
+        row.updated_at = prompt.updated_at
         return await _written(session, row, prompt)
 
 
@@ -380,25 +285,34 @@ async def set_tags(
         return await _written(session, row, prompt)
 
 
+async def _place_label(
+    db: Database, session: AsyncSession, prompt: Prompt, row: PromptVersion, label: str
+) -> None:
+    """setLabel's rule, inside the caller's transaction on the locked prompt: the label now
+    points at this version, moved off whichever version had it. Every write that sets a
+    label goes through here, so they all follow the same rules."""
+    validation.label_name(label)
+    statement = db.insert(PromptLabel).values(
+        prompt_id=prompt.id, name=label, version_id=row.id, updated_at=prompt.updated_at
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PromptLabel.prompt_id, PromptLabel.name],
+            set_={"version_id": row.id, "updated_at": prompt.updated_at},
+        )
+    )
+
+
 async def set_label(
     db: Database, principal: Principal, name: str, label: str, version: int
 ) -> VersionRecord:
     """Point the label at this version, moving it off whichever version had it."""
     principal.require(Role.EDITOR)
-    validation.label_name(label)
     validation.version_number(version)
     async with _transaction(db, principal) as session:
         prompt = await _lock_prompt(db, session, principal, name, None)
         row = await _version(session, prompt, version)
-        statement = db.insert(PromptLabel).values(
-            prompt_id=prompt.id, name=label, version_id=row.id, updated_at=prompt.updated_at
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[PromptLabel.prompt_id, PromptLabel.name],
-                set_={"version_id": row.id, "updated_at": prompt.updated_at},
-            )
-        )
+        await _place_label(db, session, prompt, row, label)
         return await _written(session, row, prompt)
 
 
