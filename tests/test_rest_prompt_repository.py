@@ -175,3 +175,55 @@ async def test_errors_roles_and_keys(api: Api) -> None:
     for method, path in (("GET", BASE), ("POST", BASE), ("POST", f"{BASE}/revert")):
         response = await api.http.request(method, path)
         assert response.status_code == 401 and set(response.json()) == {"detail"}
+
+
+async def test_seed_metadata_update_changes_the_named_keys_only(api: Api) -> None:
+    await api.create(
+        "assistant_default.j2",
+        "You are the nightly assistant...",
+        metadata={"prompt_type": "system", "owner": "ops"},
+    )
+    seed = (
+        "action=update_prompt_metadata&prompt_type=system&prompt_identifier=assistant_default.j2"
+        "&metadata_label=Assistant default (Q4)&metadata_prompt_tag=default"
+        "&metadata_notes=Deployed%20after%20nightly%20QA"
+    )
+    response = await api.http.post(
+        BASE, content=seed, headers=await headers(api, **{"Content-Type": FORM})
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BASE}?metadata_saved=true"
+    [entry] = (await manifest(api))["prompts"]["system_prompts"]
+    expected = {
+        "prompt_type": "system",
+        "owner": "ops",
+        "label": "Assistant default (Q4)",
+        "prompt_tag": "default",
+        "notes": "Deployed after nightly QA",
+    }
+    assert entry["metadata"] == expected
+    seen = (
+        await api.gql(
+            '{ promptVersion(name: "assistant_default.j2") { templateText metadata '
+            "revisions { metadata } } }"
+        )
+    ).ok()["promptVersion"]
+    assert seen["templateText"] == "You are the nightly assistant..."
+    assert seen["metadata"] == expected
+    assert seen["revisions"] == [{"metadata": {"prompt_type": "system", "owner": "ops"}}]
+    missing = await form(
+        api,
+        {"action": "update_prompt_metadata", "prompt_type": "system", "prompt_identifier": "nope"},
+    )
+    assert missing.status_code == 404 and isinstance(missing.json()["detail"], str)
+    viewer = await form(
+        api,
+        {
+            "action": "update_prompt_metadata",
+            "prompt_type": "system",
+            "prompt_identifier": "assistant_default.j2",
+            "metadata_notes": "x",
+        },
+        role=Role.VIEWER,
+    )
+    assert viewer.status_code == 403

@@ -19,7 +19,7 @@ from promptgraph.http.rest.common import (
     principal_of,
     surface_route,
 )
-from promptgraph.services import catalog, comparison, registry, usage
+from promptgraph.services import catalog, comparison, content, registry, usage
 from promptgraph.services.auth import Principal
 from promptgraph.services.errors import NotFound
 from promptgraph.services.metrics import Window
@@ -144,7 +144,7 @@ async def create_prompt_version(
         principal,
         body.name,
         body.version,
-        registry.VersionContent(template_text=body.template_text, description=body.description),
+        content.VersionContent(template_text=body.template_text, description=body.description),
     )
     return PromptTemplate.of(record)
 

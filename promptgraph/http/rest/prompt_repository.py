@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from promptgraph.http.rest.common import (
@@ -25,7 +25,7 @@ from promptgraph.http.rest.common import (
     surface_route,
 )
 from promptgraph.resolvers.loaders import version_tags
-from promptgraph.services import catalog, registry
+from promptgraph.services import catalog, content, registry
 from promptgraph.services.auth import Principal
 from promptgraph.services.errors import BadUserInput, NotFound
 from promptgraph.services.records import VersionRecord
@@ -34,6 +34,7 @@ PREFIX = "/api/v2/prompts"
 DEFAULT_LABEL = "default"
 TYPE_KEY = "prompt_type"
 SUFFIX = ".j2"
+METADATA_PREFIX = "metadata_"
 # Type -> the manifest's group of its prompts, and the prompt an editor save writes when the
 # type has no default yet.
 GROUPS = {"system": "system_prompts", "response": "response_templates", "experiment": "experiments"}
@@ -86,7 +87,9 @@ class RepositoryForm(BaseModel):
     """Form or JSON fields of `POST /api/v2/prompts`, all optional; which are given decides
     what the post does."""
 
-    action: Literal["make_default_prompt"] | None = None
+    model_config = ConfigDict(extra="allow")  # metadata_<key> fields
+
+    action: Literal["make_default_prompt", "update_prompt_metadata"] | None = None
     prompt_type: PromptType | None = None
     prompt_identifier: str | None = Field(None, description="Version id, filename or path")
     new_prompt_name: str | None = None
@@ -279,15 +282,22 @@ def _redirect(flags: Mapping[str, str]) -> Response:
 
 
 async def _save(
-    request: Request, principal: Principal, name: str, text: str, metadata: dict[str, Any]
+    request: Request,
+    principal: Principal,
+    name: str,
+    text: str,
+    metadata: dict[str, Any],
+    make_default: bool = False,
 ) -> VersionRecord:
+    """A new version; made default in the same transaction when asked."""
     return await registry.save_version(
         database_of(request),
         principal,
         name,
-        registry.VersionContent(template_text=text, metadata=metadata),
+        content.VersionContent(template_text=text, metadata=metadata),
         version=None,
         auto_increment=True,
+        labels=[DEFAULT_LABEL] if make_default else [],
     )
 
 
@@ -318,8 +328,8 @@ FORM_BODY = {
     summary="Save a prompt, or make one default",
 )
 async def post(request: Request, principal: Caller) -> Response:
-    """A new prompt (`new_prompt_*`), an editor save (`system_prompt*`, `response_template*`)
-    or `action=make_default_prompt`."""
+    """A new prompt (`new_prompt_*`), an editor save (`system_prompt*`, `response_template*`),
+    `action=make_default_prompt` or `action=update_prompt_metadata` (`metadata_<key>`)."""
     form = await _fields(request)
     if form.action == "make_default_prompt":
         try:
@@ -331,6 +341,26 @@ async def post(request: Request, principal: Caller) -> Response:
         except (BadUserInput, NotFound):
             return _redirect({"error": "default_failed"})
         return _redirect({"default_set": "true"})
+    if form.action == "update_prompt_metadata":
+        if not form.prompt_identifier or form.prompt_type is None:
+            raise BadUserInput("prompt_identifier and prompt_type are required")
+        given = {
+            key.removeprefix(METADATA_PREFIX): value
+            for key, value in (form.model_extra or {}).items()
+            if key.startswith(METADATA_PREFIX) and key != METADATA_PREFIX
+        }
+        repository = await _repository(request, principal)
+        record = repository.find(form.prompt_type, form.prompt_identifier)
+        # The form names the keys it changes; the others, and the type, stay.
+        metadata = {**record.version.meta, **given, TYPE_KEY: form.prompt_type}
+        await registry.update_version(
+            database_of(request),
+            principal,
+            record.prompt.name,
+            record.version.version,
+            content.ContentUpdate(metadata=metadata),
+        )
+        return _redirect({"metadata_saved": "true"})
     if form.new_prompt_name is not None:
         if form.new_prompt_type is None or form.new_prompt_content is None:
             raise BadUserInput("new_prompt_type and new_prompt_content are required")
@@ -358,9 +388,9 @@ async def post(request: Request, principal: Caller) -> Response:
         label = getattr(form, f"{field}_label")
         if label:
             metadata["label"] = label
-        record = await _save(request, principal, name, getattr(form, field), metadata)
-        if getattr(form, f"{field}_make_default") == "on":
-            await _make_default(request, principal, record)
+        make_default = getattr(form, f"{field}_make_default") == "on"
+        await _save(request, principal, name, getattr(form, field), metadata, make_default)
+        if make_default:
             flags["default_set"] = "true"
     return _redirect(flags)
 

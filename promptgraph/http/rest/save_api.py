@@ -16,7 +16,7 @@ from promptgraph.http.rest.common import (
     principal_of,
     surface_route,
 )
-from promptgraph.services import registry
+from promptgraph.services import content, registry
 from promptgraph.services.auth import Credentials, Principal
 from promptgraph.services.errors import BadUserInput
 
@@ -121,7 +121,7 @@ async def save_prompt(
         database_of(request),
         principal,
         name,
-        registry.VersionContent(
+        content.VersionContent(
             template_text=prompt_text(await request.body()),
             description=description,
             models=model_list(models),
