@@ -1,5 +1,5 @@
-"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, health at /healthz, Prometheus
-metrics at /metrics."""
+"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, the seed-compatible REST surfaces
+(documented at /openapi.json), health at /healthz, Prometheus metrics at /metrics."""
 
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +19,7 @@ from promptgraph.http.handlers import install_error_handlers
 from promptgraph.http.header_limit import HeaderSizeLimit
 from promptgraph.http.metrics import RequestMetrics, metrics_endpoint
 from promptgraph.http.request_id import RequestId, request_id_of
+from promptgraph.http.rest import mount as mount_rest
 from promptgraph.resolvers.context import Context
 from promptgraph.response_cache import ResponseCache, ticket_of
 from promptgraph.schema import build_schema
@@ -85,7 +86,9 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     router = Router(
         build_schema(settings), context_getter=get_context, max_tokens=settings.limits.max_tokens
     )
-    app.include_router(router, prefix="/graphql")
+    # GraphQL documents itself (introspection); /openapi.json is for the REST surfaces.
+    app.include_router(router, prefix="/graphql", include_in_schema=False)
+    mount_rest(app)
 
     # Middleware, innermost first: a request meets them bottom to top.
     app.add_middleware(
