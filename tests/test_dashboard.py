@@ -43,6 +43,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WIDTHS = (1280, 390)
+EN_DASH = "\u2013"  # in ranges: "1-3 of 3", "81.6% - 89.3%"
 PROMPT = "classify-intent"  # demo data: v1..v3, production on v2, staging on v3
 
 
@@ -271,7 +272,7 @@ def p_value(row: dict[str, Any]) -> str:
 
 
 def interval(value: dict[str, float] | None) -> str:
-    return "—" if value is None else f"{percent(value['low'])} – {percent(value['high'])}"
+    return "—" if value is None else f"{percent(value['low'])} {EN_DASH} {percent(value['high'])}"
 
 
 COMPARED: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -363,8 +364,9 @@ def test_every_page_loads_without_console_errors_at_both_widths(tab, served):
         browser_tab.sign_in("admin")
         rows = page.locator("table.prompts tbody tr")
         assert rows.count() == prompts["pagination"]["total"] == len(prompts["items"])
-        assert f"1–{len(prompts['items'])} of {prompts['pagination']['total']}" in page.inner_text(
-            ".pager"
+        assert (
+            f"1{EN_DASH}{len(prompts['items'])} of {prompts['pagination']['total']}"
+            in page.inner_text(".pager")
         )
         assert browser_tab.fits_the_width()
         browser_tab.shot("prompts")
