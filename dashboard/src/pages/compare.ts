@@ -75,13 +75,15 @@ function charts(rows: ComparedVersion[]): HTMLElement {
         data: {
           labels,
           datasets: [
-            bar("Success rate (%)", rows.map((row) => (row.successRate === null ? null : row.successRate * 100)), PALETTE[0]),
+            // Drawn under the interval (a higher order is drawn first), so the interval shows.
+            { ...bar("Success rate (%)", rows.map((row) => (row.successRate === null ? null : row.successRate * 100)), "rgba(31, 111, 235, 0.55)"), order: 1 },
             {
               label: "95% interval (%)",
               data: rows.map((row) => (row.successRateCi95 ? [row.successRateCi95.low * 100, row.successRateCi95.high * 100] : null)) as unknown as number[],
-              backgroundColor: "rgba(31, 111, 235, 0.25)",
-              borderColor: PALETTE[0],
-              borderWidth: 1,
+              backgroundColor: "rgba(9, 64, 140, 0.35)",
+              borderColor: "#09408c",
+              borderWidth: 2,
+              order: 0,
               grouped: false,
               barPercentage: 0.35,
             },
