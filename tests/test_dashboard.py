@@ -23,10 +23,9 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright import sync_api as playwright_api
 
 from tests.conftest import BACKENDS, _admin, _url_of, run_blocking
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = REPO / "promptgraph" / "static" / "dashboard"
