@@ -1,5 +1,6 @@
-"""The FastAPI app: GraphQL (and GraphiQL) at /graphql, the seed-compatible REST surfaces
-(documented at /openapi.json), health at /healthz, Prometheus metrics at /metrics."""
+"""The FastAPI app: the dashboard at /, GraphQL (and GraphiQL) at /graphql, the
+seed-compatible REST surfaces (documented at /openapi.json), health at /healthz, Prometheus
+metrics at /metrics."""
 
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from promptgraph.db import Database, is_unavailable
 from promptgraph.http.body_limit import BodySizeLimit
 from promptgraph.http.cors import ListedOriginsCors
 from promptgraph.http.credentials import AuthorizationHeader, credentials_of
+from promptgraph.http.dashboard import mount_dashboard
 from promptgraph.http.graphiql import PackagedGraphiQL, mount_assets
 from promptgraph.http.graphql_http import GraphQLOverHttpRouter
 from promptgraph.http.handlers import install_error_handlers
@@ -82,6 +84,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.add_route("/metrics", metrics_endpoint, methods=["GET"])
 
     mount_assets(app)
+    mount_dashboard(app)
 
     router = Router(
         build_schema(settings), context_getter=get_context, max_tokens=settings.limits.max_tokens
