@@ -6,9 +6,10 @@ import { h, href } from "../dom";
 import { dollars, milliseconds, percent } from "../format";
 
 const SERIES = `
-query Series($name: String!, $since: DateTime!, $until: DateTime!, $bucket: Bucket!) {
+query Series($name: String!, $since: DateTime!, $until: DateTime!, $bucket: Bucket!,
+             $offset: Int!, $limit: Int!) {
   prompt(name: $name) {
-    versions(includeArchived: true, limit: 100) {
+    versions(includeArchived: true, offset: $offset, limit: $limit) {
       items {
         version
         metricsSeries(since: $since, until: $until, bucket: $bucket) {
@@ -39,6 +40,10 @@ const METRICS: Record<MetricName, { title: string; format(value: number | null):
 const BUCKETS = { HOUR: 3600_000, DAY: 86400_000 } as const;
 type BucketName = keyof typeof BUCKETS;
 const SPANS = [1, 2, 7, 14, 30];
+// The server costs a series query at versions x buckets x fields (its 50,000-node budget):
+// ask for as many versions at a time as keep one request well inside it.
+const SERIES_BUDGET = 40_000;
+const SERIES_FIELDS = 7;
 
 function choice<T extends string>(value: string | null, allowed: readonly T[], fallback: T): T {
   return allowed.includes(value as T) ? (value as T) : fallback;
@@ -55,8 +60,19 @@ export async function seriesSection(context: PageContext, name: string, versions
   const days = SPANS.includes(Number(context.query.get("days"))) ? Number(context.query.get("days")) : 14;
   const metric = choice(context.query.get("metric"), Object.keys(METRICS) as MetricName[], "successRate");
   const range = alignedWindow(bucket, days);
-  const data = await context.api.request<{ prompt: { versions: { items: { version: number; metricsSeries: Bucket[] }[] } } | null }>(SERIES, { name, ...range, bucket });
-  const series = (data.prompt?.versions.items ?? []).filter((item) => versions.includes(item.version));
+  const buckets = Math.round((Date.parse(range.until) - Date.parse(range.since)) / BUCKETS[bucket]);
+  const perRequest = Math.max(1, Math.min(100, Math.floor(SERIES_BUDGET / (buckets * SERIES_FIELDS))));
+  const fetched: { version: number; metricsSeries: Bucket[] }[] = [];
+  // Pages of versions (archived ones included) until every version shown has its series.
+  for (let offset = 0; ; offset += perRequest) {
+    type Answer = { prompt: { versions: { items: { version: number; metricsSeries: Bucket[] }[] } } | null };
+    const data = await context.api.request<Answer>(SERIES, { name, ...range, bucket, offset, limit: perRequest });
+    const items = data.prompt?.versions.items ?? [];
+    fetched.push(...items);
+    const found = new Set(fetched.map((item) => item.version));
+    if (items.length < perRequest || versions.every((version) => found.has(version))) break;
+  }
+  const series = fetched.filter((item) => versions.includes(item.version));
   const starts = series[0]?.metricsSeries.map((point) => point.start) ?? [];
   const spec = METRICS[metric];
 
