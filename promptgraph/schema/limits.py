@@ -51,7 +51,7 @@ from strawberry.extensions import SchemaExtension, ValidationCache
 
 from promptgraph.config import QueryLimits
 from promptgraph.services import metrics
-from promptgraph.services.validation import MAX_LIMIT
+from promptgraph.services.validation import MAX_LIMIT, has_nul
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 # Deeper or costlier queries are reported as this deep or costly: measuring further would
@@ -478,24 +478,6 @@ class ValidationWithinLimits(ValidationCache):
         yield from super().on_validate()
 
 
-NUL = "\x00"
-
-
-def _has_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if NUL in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 class RejectNulCharacters(SchemaExtension):
     """Neither database stores a NUL character in text, so a request carrying one, in a
     literal or a variable, is refused up front instead of failing half-way."""
@@ -505,7 +487,7 @@ class RejectNulCharacters(SchemaExtension):
         document = context.graphql_document
         if document is not None and not context.pre_execution_errors:
             literals = [node.value for node in _string_literals(document)]
-            if _has_nul(literals) or _has_nul(context.variables or {}):
+            if has_nul(literals) or has_nul(context.variables or {}):
                 context.pre_execution_errors = [
                     GraphQLError(
                         "text must not contain NUL (\\u0000) characters",

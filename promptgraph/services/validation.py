@@ -243,3 +243,23 @@ def one_of(field_values: dict[str, Any], *, required: bool = True) -> str | None
     if len(given) > 1 or (required and not given):
         raise BadUserInput(f"give exactly one of {names}")
     return given[0] if given else None
+
+
+NUL = "\x00"
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a string anywhere in a JSON-like value holds NUL, which neither database
+    stores in text; every surface refuses it before it reaches a service."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -18,11 +18,11 @@ from starlette.responses import Response
 from promptgraph.db import Database, is_unavailable
 from promptgraph.http.credentials import credentials_of
 from promptgraph.http.request_id import request_id_of
-from promptgraph.schema.limits import NUL, _has_nul
 from promptgraph.services import validation
 from promptgraph.services.auth import Authenticator, Credentials, Principal
 from promptgraph.services.errors import ApiError, BadUserInput, StoreUnavailable
 from promptgraph.services.records import PageResult
+from promptgraph.services.validation import NUL, has_nul
 
 logger = logging.getLogger("promptgraph")
 T = TypeVar("T")
@@ -93,7 +93,7 @@ async def refuse_nul(request: Request) -> None:
     elif "json" in content_type:
         with suppress(orjson.JSONDecodeError):  # the route answers an invalid body itself
             values.append(orjson.loads(body))
-    if _has_nul(values):
+    if has_nul(values):
         raise BadUserInput(NUL_MESSAGE)
 
 
